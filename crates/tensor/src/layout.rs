@@ -40,8 +40,16 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Di
     let rank = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, rank);
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -49,7 +57,9 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Di
             _ => {
                 return Err(TensorError::shape(
                     op,
-                    format!("{a:?} and {b:?} cannot be broadcast: dimension {i} has sizes {da} and {db}"),
+                    format!(
+                        "{a:?} and {b:?} cannot be broadcast: dimension {i} has sizes {da} and {db}"
+                    ),
                 ));
             }
         };
@@ -139,14 +149,20 @@ impl Layout {
         if axes.len() != rank {
             return Err(TensorError::shape(
                 "permute",
-                format!("{axes:?} is not a permutation of the {rank} axes of {:?}", self.shape),
+                format!(
+                    "{axes:?} is not a permutation of the {rank} axes of {:?}",
+                    self.shape
+                ),
             ));
         }
         for &a in axes {
             if a >= rank || seen[a] {
                 return Err(TensorError::shape(
                     "permute",
-                    format!("{axes:?} is not a permutation of the {rank} axes of {:?}", self.shape),
+                    format!(
+                        "{axes:?} is not a permutation of the {rank} axes of {:?}",
+                        self.shape
+                    ),
                 ));
             }
             seen[a] = true;
@@ -246,7 +262,10 @@ impl Layout {
         if self.shape[axis] != 1 {
             return Err(TensorError::invalid(
                 "squeeze",
-                format!("axis {axis} of shape {:?} has size {}, not 1", self.shape, self.shape[axis]),
+                format!(
+                    "axis {axis} of shape {:?} has size {}, not 1",
+                    self.shape, self.shape[axis]
+                ),
             ));
         }
         let mut out = self.clone();
@@ -375,10 +394,18 @@ impl Layout {
         if index.len() != self.rank() || index.iter().zip(&self.shape).any(|(&i, &d)| i >= d) {
             return Err(TensorError::invalid(
                 "index",
-                format!("index {index:?} is out of bounds for shape {:?}", self.shape),
+                format!(
+                    "index {index:?} is out of bounds for shape {:?}",
+                    self.shape
+                ),
             ));
         }
-        Ok(self.offset + index.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<usize>())
+        Ok(self.offset
+            + index
+                .iter()
+                .zip(&self.strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>())
     }
 }
 
@@ -453,9 +480,17 @@ mod tests {
 
     #[test]
     fn broadcast_shapes_follow_numpy() {
-        assert_eq!(broadcast_shapes("add", &[3, 1, 5], &[4, 1]).unwrap().as_slice(), &[3, 4, 5]);
+        assert_eq!(
+            broadcast_shapes("add", &[3, 1, 5], &[4, 1])
+                .unwrap()
+                .as_slice(),
+            &[3, 4, 5]
+        );
         let e = broadcast_shapes("add", &[3, 2], &[4, 3]).unwrap_err();
-        assert!(e.to_string().contains("add: [3, 2] and [4, 3] cannot be broadcast"));
+        assert!(
+            e.to_string()
+                .contains("add: [3, 2] and [4, 3] cannot be broadcast")
+        );
     }
 
     #[test]

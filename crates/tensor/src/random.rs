@@ -33,7 +33,12 @@ pub fn standard_normal(rng: &mut ConvnetRng) -> f64 {
 
 impl<T: Element> Tensor<T> {
     /// Uniform samples in `[low, high)` drawn from `rng`.
-    pub fn uniform_with(shape: &[usize], low: f64, high: f64, rng: &mut ConvnetRng) -> Result<Self> {
+    pub fn uniform_with(
+        shape: &[usize],
+        low: f64,
+        high: f64,
+        rng: &mut ConvnetRng,
+    ) -> Result<Self> {
         if !(low.is_finite() && high.is_finite() && low < high) {
             return Err(TensorError::invalid(
                 "uniform",
@@ -80,8 +85,10 @@ mod tests {
         let a = Tensor::<f32>::normal(&[1000], 0.0, 1.0, 7).unwrap();
         let b = Tensor::<f32>::normal(&[1000], 0.0, 1.0, 7).unwrap();
         let c = Tensor::<f32>::normal(&[1000], 0.0, 1.0, 8).unwrap();
-        assert_eq!(a.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                   b.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            a.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
         assert_ne!(a, c);
     }
 

@@ -59,7 +59,10 @@ impl<T: Element> Tensor<T> {
 
     /// A tensor filled with `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::from_parts(Arc::new(vec![value; numel(shape)]), Layout::contiguous(shape))
+        Self::from_parts(
+            Arc::new(vec![value; numel(shape)]),
+            Layout::contiguous(shape),
+        )
     }
 
     pub fn zeros(shape: &[usize]) -> Self {
@@ -83,7 +86,9 @@ impl<T: Element> Tensor<T> {
         if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
             return Err(TensorError::invalid(
                 "arange",
-                format!("start {start}, end {end}, step {step}: need finite values and a non-zero step"),
+                format!(
+                    "start {start}, end {end}, step {step}: need finite values and a non-zero step"
+                ),
             ));
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
@@ -120,11 +125,14 @@ impl<T: Element> Tensor<T> {
 
     /// Size of one axis, or an error naming the shape.
     pub fn dim(&self, axis: usize) -> Result<usize> {
-        self.shape().get(axis).copied().ok_or_else(|| TensorError::Axis {
-            op: "dim",
-            axis: axis as isize,
-            shape: self.shape().to_vec(),
-        })
+        self.shape()
+            .get(axis)
+            .copied()
+            .ok_or_else(|| TensorError::Axis {
+                op: "dim",
+                axis: axis as isize,
+                shape: self.shape().to_vec(),
+            })
     }
 
     /// True when both tensors view the same storage buffer (a view, not a copy).
@@ -166,7 +174,11 @@ impl<T: Element> Tensor<T> {
         if self.numel() != 1 {
             return Err(TensorError::shape(
                 "item",
-                format!("tensor of shape {:?} has {} elements, not 1", self.shape(), self.numel()),
+                format!(
+                    "tensor of shape {:?} has {} elements, not 1",
+                    self.shape(),
+                    self.numel()
+                ),
             ));
         }
         Ok(self.storage[self.layout.offset()])
@@ -203,9 +215,8 @@ impl<T: Element> Tensor<T> {
     /// Copies first if the storage is shared with another tensor or the view is not a
     /// contiguous view of the whole buffer, so writes never leak into other tensors.
     pub fn data_mut(&mut self) -> &mut [T] {
-        let whole = self.is_contiguous()
-            && self.layout.offset() == 0
-            && self.numel() == self.storage.len();
+        let whole =
+            self.is_contiguous() && self.layout.offset() == 0 && self.numel() == self.storage.len();
         if !whole {
             let shape = self.shape().to_vec();
             *self = Self::from_parts(Arc::new(self.to_vec()), Layout::contiguous(&shape));

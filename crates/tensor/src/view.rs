@@ -43,13 +43,20 @@ impl<T: Element> Tensor<T> {
         if ranges.len() > self.rank() {
             return Err(TensorError::shape(
                 "slice",
-                format!("{} ranges for a tensor of shape {:?}", ranges.len(), self.shape()),
+                format!(
+                    "{} ranges for a tensor of shape {:?}",
+                    ranges.len(),
+                    self.shape()
+                ),
             ));
         }
         let mut layout = self.layout.clone();
         for (axis, r) in ranges.iter().enumerate() {
             if r.start > r.end {
-                return Err(TensorError::invalid("slice", format!("empty-reversed range {r:?} on axis {axis}")));
+                return Err(TensorError::invalid(
+                    "slice",
+                    format!("empty-reversed range {r:?} on axis {axis}"),
+                ));
             }
             layout = layout.narrow(axis, r.start, r.end - r.start)?;
         }
@@ -74,7 +81,8 @@ impl<T: Element> Tensor<T> {
     /// Removes every size-1 axis.
     pub fn squeeze_all(&self) -> Tensor<T> {
         let shape: Vec<usize> = self.shape().iter().copied().filter(|&d| d != 1).collect();
-        self.reshape(&shape).expect("dropping size-1 axes keeps the element count")
+        self.reshape(&shape)
+            .expect("dropping size-1 axes keeps the element count")
     }
 
     /// A new shape with the same number of elements: a view when the memory order allows,
@@ -110,7 +118,10 @@ impl<T: Element> Tensor<T> {
         if holes > 1 || known == 0 || self.numel() % known != 0 {
             return Err(bad());
         }
-        let full: Vec<usize> = shape.iter().map(|d| d.unwrap_or(self.numel() / known)).collect();
+        let full: Vec<usize> = shape
+            .iter()
+            .map(|d| d.unwrap_or(self.numel() / known))
+            .collect();
         self.reshape(&full)
     }
 
@@ -119,7 +130,10 @@ impl<T: Element> Tensor<T> {
         if start > end || end >= self.rank() {
             return Err(TensorError::invalid(
                 "flatten",
-                format!("axes {start}..={end} are not a valid range for shape {:?}", self.shape()),
+                format!(
+                    "axes {start}..={end} are not a valid range for shape {:?}",
+                    self.shape()
+                ),
             ));
         }
         let s = self.shape();
@@ -158,7 +172,11 @@ mod tests {
         assert!(!r.shares_storage_with(&x));
         assert_eq!(r.to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
         let e = x.reshape(&[4, 2]).unwrap_err();
-        assert!(e.to_string().contains("[2, 3] (6 elements) cannot be viewed as [4, 2]"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("[2, 3] (6 elements) cannot be viewed as [4, 2]"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -35,8 +35,16 @@ fn views_reject_bad_axes_and_sizes() {
 fn ops_name_themselves_and_both_shapes() {
     let a = Tensor::<f32>::zeros(&[2, 3]);
     let b = Tensor::<f32>::zeros(&[3, 2]);
-    for (r, op) in [(a.add(&b), "add"), (a.sub(&b), "sub"), (a.div(&b), "div"), (a.ge(&b), "ge")] {
-        assert_eq!(msg(r), format!("{op}: [2, 3] and [3, 2] cannot be broadcast: dimension 0 has sizes 2 and 3"));
+    for (r, op) in [
+        (a.add(&b), "add"),
+        (a.sub(&b), "sub"),
+        (a.div(&b), "div"),
+        (a.ge(&b), "ge"),
+    ] {
+        assert_eq!(
+            msg(r),
+            format!("{op}: [2, 3] and [3, 2] cannot be broadcast: dimension 0 has sizes 2 and 3")
+        );
     }
     assert_eq!(
         msg(Tensor::<f32>::zeros(&[64, 400]).matmul(&Tensor::zeros(&[120, 84]))),
@@ -50,7 +58,9 @@ fn ops_name_themselves_and_both_shapes() {
     assert!(msg(a.index_select(1, &[3])).contains("index_select"));
     assert!(msg(Tensor::<f32>::concat(&[], 0)).contains("concat"));
     let mut c = a.clone();
-    assert!(msg(c.add_assign(&b)).contains("add_assign: cannot update [2, 3] in place from [3, 2]"));
+    assert!(
+        msg(c.add_assign(&b)).contains("add_assign: cannot update [2, 3] in place from [3, 2]")
+    );
     assert!(msg(a.sum_to_shape(&[4])).contains("sum_to_shape"));
     assert!(msg(a.max_abs_diff(&b)).contains("shapes differ"));
 }

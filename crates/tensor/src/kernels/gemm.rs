@@ -21,7 +21,8 @@ impl<T> GemmOperand<'_, T> {
     fn fits(&self, rows: usize, cols: usize) -> bool {
         rows == 0
             || cols == 0
-            || self.offset + (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
+            || self.offset + (rows - 1) * self.row_stride + (cols - 1) * self.col_stride
+                < self.data.len()
     }
 }
 
@@ -43,9 +44,19 @@ pub fn gemm_into<T: Element>(
     rhs: GemmOperand<'_, T>,
     parallel: bool,
 ) {
-    assert!(dst.len() >= m * n, "gemm_into: dst has {} elements, needs {m}×{n}", dst.len());
-    assert!(lhs.fits(m, k), "gemm_into: lhs {m}×{k} does not fit its buffer");
-    assert!(rhs.fits(k, n), "gemm_into: rhs {k}×{n} does not fit its buffer");
+    assert!(
+        dst.len() >= m * n,
+        "gemm_into: dst has {} elements, needs {m}×{n}",
+        dst.len()
+    );
+    assert!(
+        lhs.fits(m, k),
+        "gemm_into: lhs {m}×{k} does not fit its buffer"
+    );
+    assert!(
+        rhs.fits(k, n),
+        "gemm_into: rhs {k}×{n} does not fit its buffer"
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -55,11 +66,12 @@ pub fn gemm_into<T: Element>(
         }
         return;
     }
-    let parallelism = if parallel && m * n * k >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1 {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        gemm::Parallelism::None
-    };
+    let parallelism =
+        if parallel && m * n * k >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1 {
+            gemm::Parallelism::Rayon(rayon::current_num_threads())
+        } else {
+            gemm::Parallelism::None
+        };
     // SAFETY: the asserts above prove every index gemm reads (lhs, rhs) or writes (dst, which
     // is row-major m×n with row stride n) lies inside its slice; `dst` is borrowed mutably, so
     // it cannot alias the shared operands.

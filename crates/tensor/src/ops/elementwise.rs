@@ -35,11 +35,18 @@ impl<T: Element> Tensor<T> {
             } else {
                 out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
             }
-            return Ok(Tensor::from_parts(Arc::new(out), Layout::contiguous(&shape)));
+            return Ok(Tensor::from_parts(
+                Arc::new(out),
+                Layout::contiguous(&shape),
+            ));
         }
         let la = self.layout.broadcast_to(&shape)?;
         let lb = other.layout.broadcast_to(&shape)?;
-        let it = Coalesced::new(&shape, [la.strides(), lb.strides()], [la.offset(), lb.offset()]);
+        let it = Coalesced::new(
+            &shape,
+            [la.strides(), lb.strides()],
+            [la.offset(), lb.offset()],
+        );
         let row_len = it.row_len();
         let [sa, sb] = it.row_strides();
         let (a, b) = (&self.storage[..], &other.storage[..]);
@@ -54,11 +61,15 @@ impl<T: Element> Tensor<T> {
                     .for_each(|((d, &x), &y)| *d = f(x, y)),
                 (1, 0) => {
                     let y = b[ob];
-                    dst.iter_mut().zip(&a[oa..oa + row_len]).for_each(|(d, &x)| *d = f(x, y));
+                    dst.iter_mut()
+                        .zip(&a[oa..oa + row_len])
+                        .for_each(|(d, &x)| *d = f(x, y));
                 }
                 (0, 1) => {
                     let x = a[oa];
-                    dst.iter_mut().zip(&b[ob..ob + row_len]).for_each(|(d, &y)| *d = f(x, y));
+                    dst.iter_mut()
+                        .zip(&b[ob..ob + row_len])
+                        .for_each(|(d, &y)| *d = f(x, y));
                 }
                 _ => dst
                     .iter_mut()
@@ -68,11 +79,17 @@ impl<T: Element> Tensor<T> {
         };
         if out.len() >= PARALLEL_THRESHOLD && row_len > 0 {
             let min_rows = (PARALLEL_CHUNK / row_len).max(1);
-            out.par_chunks_mut(row_len).enumerate().with_min_len(min_rows).for_each(fill_row);
+            out.par_chunks_mut(row_len)
+                .enumerate()
+                .with_min_len(min_rows)
+                .for_each(fill_row);
         } else if row_len > 0 {
             out.chunks_mut(row_len).enumerate().for_each(fill_row);
         }
-        Ok(Tensor::from_parts(Arc::new(out), Layout::contiguous(&shape)))
+        Ok(Tensor::from_parts(
+            Arc::new(out),
+            Layout::contiguous(&shape),
+        ))
     }
 
     /// Updates `self` elementwise from `other`, which is broadcast to `self`'s shape.
@@ -102,7 +119,11 @@ impl<T: Element> Tensor<T> {
             return Ok(());
         }
         let dst_layout = Layout::contiguous(&shape);
-        let it = Coalesced::new(&shape, [dst_layout.strides(), lb.strides()], [0, lb.offset()]);
+        let it = Coalesced::new(
+            &shape,
+            [dst_layout.strides(), lb.strides()],
+            [0, lb.offset()],
+        );
         let row_len = it.row_len();
         let [_, sb] = it.row_strides();
         let b = &b_storage[..];
@@ -112,7 +133,9 @@ impl<T: Element> Tensor<T> {
         // dst is contiguous, so its rows are consecutive chunks of `row_len`.
         let update = |(row, d): (usize, &mut [T])| {
             let [_, ob] = it.row_offsets(row);
-            d.iter_mut().enumerate().for_each(|(i, d)| f(d, b[ob + i * sb]));
+            d.iter_mut()
+                .enumerate()
+                .for_each(|(i, d)| f(d, b[ob + i * sb]));
         };
         if dst.len() >= PARALLEL_THRESHOLD {
             dst.par_chunks_mut(row_len).enumerate().for_each(update);
@@ -265,7 +288,11 @@ impl<T: Element> Tensor<T> {
     pub fn select(cond: &Tensor<T>, a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>> {
         let shape = broadcast_shapes("select", cond.shape(), a.shape())?;
         let shape = broadcast_shapes("select", &shape, b.shape())?;
-        let (c, a, b) = (cond.broadcast_to(&shape)?, a.broadcast_to(&shape)?, b.broadcast_to(&shape)?);
+        let (c, a, b) = (
+            cond.broadcast_to(&shape)?,
+            a.broadcast_to(&shape)?,
+            b.broadcast_to(&shape)?,
+        );
         let (c, a, b) = (c.data(), a.data(), b.data());
         let out = c
             .iter()
@@ -297,8 +324,13 @@ mod tests {
 
     #[test]
     fn mismatched_shapes_name_the_op() {
-        let e = Tensor::<f32>::zeros(&[2, 3]).mul(&Tensor::zeros(&[4])).unwrap_err();
-        assert_eq!(e.to_string(), "mul: [2, 3] and [4] cannot be broadcast: dimension 1 has sizes 3 and 4");
+        let e = Tensor::<f32>::zeros(&[2, 3])
+            .mul(&Tensor::zeros(&[4]))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "mul: [2, 3] and [4] cannot be broadcast: dimension 1 has sizes 3 and 4"
+        );
         let mut x = Tensor::<f32>::zeros(&[3]);
         assert!(x.add_assign(&Tensor::zeros(&[2, 3])).is_err());
     }
@@ -314,7 +346,8 @@ mod tests {
 
     #[test]
     fn unary_edge_cases() {
-        let x = Tensor::<f64>::from_vec(vec![-1000.0, -1.0, 0.0, 1.0, 1000.0, f64::NAN], &[6]).unwrap();
+        let x =
+            Tensor::<f64>::from_vec(vec![-1000.0, -1.0, 0.0, 1.0, 1000.0, f64::NAN], &[6]).unwrap();
         let s = x.sigmoid().to_vec();
         assert_eq!(s[0], 0.0);
         assert_eq!(s[4], 1.0);

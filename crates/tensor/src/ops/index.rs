@@ -9,7 +9,11 @@ use crate::tensor::Tensor;
 
 /// `(outer, len, inner)` of a contiguous tensor split at `axis`.
 fn split_at(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
 }
 
 impl<T: Element> Tensor<T> {
@@ -20,7 +24,11 @@ impl<T: Element> Tensor<T> {
             .ok_or_else(|| TensorError::invalid("concat", "needs at least one tensor"))?;
         let rank = first.rank();
         if axis >= rank {
-            return Err(TensorError::Axis { op: "concat", axis: axis as isize, shape: first.shape().to_vec() });
+            return Err(TensorError::Axis {
+                op: "concat",
+                axis: axis as isize,
+                shape: first.shape().to_vec(),
+            });
         }
         for p in parts {
             let same_rank = p.rank() == rank;
@@ -51,10 +59,19 @@ impl<T: Element> Tensor<T> {
         if pads.len() != self.rank() {
             return Err(TensorError::shape(
                 "pad",
-                format!("{} (before, after) pairs for a tensor of shape {:?}", pads.len(), self.shape()),
+                format!(
+                    "{} (before, after) pairs for a tensor of shape {:?}",
+                    pads.len(),
+                    self.shape()
+                ),
             ));
         }
-        let shape: Vec<usize> = self.shape().iter().zip(pads).map(|(&d, &(b, a))| d + b + a).collect();
+        let shape: Vec<usize> = self
+            .shape()
+            .iter()
+            .zip(pads)
+            .map(|(&d, &(b, a))| d + b + a)
+            .collect();
         let mut out = Tensor::full(&shape, T::of_f64(value));
         if self.numel() == 0 {
             return Ok(out);
@@ -63,8 +80,13 @@ impl<T: Element> Tensor<T> {
         let src = self.data();
         let row = *self.shape().last().unwrap_or(&1);
         let out_strides = crate::layout::contiguous_strides(&shape);
-        let interior_start: usize = pads.iter().zip(&out_strides).map(|(&(b, _), &s)| b * s).sum();
-        let interior = crate::layout::Layout::from_parts(self.shape(), &out_strides, interior_start);
+        let interior_start: usize = pads
+            .iter()
+            .zip(&out_strides)
+            .map(|(&(b, _), &s)| b * s)
+            .sum();
+        let interior =
+            crate::layout::Layout::from_parts(self.shape(), &out_strides, interior_start);
         let dst = out.data_mut();
         let mut k = 0;
         interior.for_each_row(|start| {
@@ -89,9 +111,18 @@ impl<T: Element> Tensor<T> {
         Ok(contiguous_from(out, &[labels.len(), classes]))
     }
 
-    fn check_along(&self, op: &'static str, axis: usize, indices: &[usize]) -> Result<(usize, usize, usize)> {
+    fn check_along(
+        &self,
+        op: &'static str,
+        axis: usize,
+        indices: &[usize],
+    ) -> Result<(usize, usize, usize)> {
         if axis >= self.rank() {
-            return Err(TensorError::Axis { op, axis: axis as isize, shape: self.shape().to_vec() });
+            return Err(TensorError::Axis {
+                op,
+                axis: axis as isize,
+                shape: self.shape().to_vec(),
+            });
         }
         let (outer, len, inner) = split_at(self.shape(), axis);
         if indices.len() != outer * inner {
@@ -108,7 +139,9 @@ impl<T: Element> Tensor<T> {
         if let Some((i, &bad)) = indices.iter().enumerate().find(|(_, ix)| **ix >= len) {
             return Err(TensorError::invalid(
                 op,
-                format!("index {bad} at position {i} is out of range for axis {axis} of size {len}"),
+                format!(
+                    "index {bad} at position {i} is out of range for axis {axis} of size {len}"
+                ),
             ));
         }
         Ok((outer, len, inner))
@@ -133,13 +166,21 @@ impl<T: Element> Tensor<T> {
 
     /// The adjoint of [`Tensor::take_along_axis`]: zeros of `shape` with `values` (shaped as
     /// `shape` without `axis`) placed at the indexed positions.
-    pub fn put_along_axis(shape: &[usize], axis: usize, indices: &[usize], values: &Tensor<T>) -> Result<Tensor<T>> {
+    pub fn put_along_axis(
+        shape: &[usize],
+        axis: usize,
+        indices: &[usize],
+        values: &Tensor<T>,
+    ) -> Result<Tensor<T>> {
         let zeros = Tensor::<T>::zeros(shape);
         let (outer, len, inner) = zeros.check_along("put_along_axis", axis, indices)?;
         if values.numel() != outer * inner {
             return Err(TensorError::shape(
                 "put_along_axis",
-                format!("values {:?} do not match shape {shape:?} without axis {axis}", values.shape()),
+                format!(
+                    "values {:?} do not match shape {shape:?} without axis {axis}",
+                    values.shape()
+                ),
             ));
         }
         let v = values.data();
@@ -154,13 +195,20 @@ impl<T: Element> Tensor<T> {
     /// Selects whole slices along `axis` (repeats allowed): `[.., len, ..] → [.., k, ..]`.
     pub fn index_select(&self, axis: usize, indices: &[usize]) -> Result<Tensor<T>> {
         if axis >= self.rank() {
-            return Err(TensorError::Axis { op: "index_select", axis: axis as isize, shape: self.shape().to_vec() });
+            return Err(TensorError::Axis {
+                op: "index_select",
+                axis: axis as isize,
+                shape: self.shape().to_vec(),
+            });
         }
         let (outer, len, inner) = split_at(self.shape(), axis);
         if let Some(&bad) = indices.iter().find(|&&i| i >= len) {
             return Err(TensorError::invalid(
                 "index_select",
-                format!("index {bad} is out of range for axis {axis} of size {len} (shape {:?})", self.shape()),
+                format!(
+                    "index {bad} is out of range for axis {axis} of size {len} (shape {:?})",
+                    self.shape()
+                ),
             ));
         }
         let d = self.data();
@@ -201,7 +249,10 @@ mod tests {
         assert_eq!(p.narrow(0, 1, 2).unwrap().narrow(1, 2, 3).unwrap(), a);
         // A transposed (non-contiguous) source pads the same as its copy.
         let t = a.t().unwrap();
-        assert_eq!(t.pad(&[(1, 1), (0, 2)], 0.0).unwrap(), t.contiguous().pad(&[(1, 1), (0, 2)], 0.0).unwrap());
+        assert_eq!(
+            t.pad(&[(1, 1), (0, 2)], 0.0).unwrap(),
+            t.contiguous().pad(&[(1, 1), (0, 2)], 0.0).unwrap()
+        );
     }
 
     #[test]
@@ -211,9 +262,20 @@ mod tests {
         assert_eq!(picked.to_vec(), vec![2.0, 3.0]);
         let back = Tensor::put_along_axis(&[2, 3], 1, &[2, 0], &picked).unwrap();
         assert_eq!(back.to_vec(), vec![0., 0., 2., 3., 0., 0.]);
-        assert!(x.take_along_axis(1, &[3, 0]).unwrap_err().to_string().contains("index 3 at position 0"));
-        assert_eq!(Tensor::<f32>::one_hot(&[1, 0], 3).unwrap().to_vec(), vec![0., 1., 0., 1., 0., 0.]);
+        assert!(
+            x.take_along_axis(1, &[3, 0])
+                .unwrap_err()
+                .to_string()
+                .contains("index 3 at position 0")
+        );
+        assert_eq!(
+            Tensor::<f32>::one_hot(&[1, 0], 3).unwrap().to_vec(),
+            vec![0., 1., 0., 1., 0., 0.]
+        );
         assert!(Tensor::<f32>::one_hot(&[3], 3).is_err());
-        assert_eq!(x.index_select(0, &[1, 1]).unwrap().to_vec(), vec![3., 4., 5., 3., 4., 5.]);
+        assert_eq!(
+            x.index_select(0, &[1, 1]).unwrap().to_vec(),
+            vec![3., 4., 5., 3., 4., 5.]
+        );
     }
 }

@@ -34,9 +34,13 @@ impl<T: Element> Tensor<T> {
                 format!("{a:?} × {b:?}: inner dimensions {k} and {k2} differ"),
             ));
         }
-        let batch = broadcast_shapes("matmul", &a[..a.len() - 2], &b[..b.len() - 2]).map_err(|_| {
-            TensorError::shape("matmul", format!("{a:?} × {b:?}: batch axes cannot be broadcast"))
-        })?;
+        let batch =
+            broadcast_shapes("matmul", &a[..a.len() - 2], &b[..b.len() - 2]).map_err(|_| {
+                TensorError::shape(
+                    "matmul",
+                    format!("{a:?} × {b:?}: batch axes cannot be broadcast"),
+                )
+            })?;
         let full = |r: usize, c: usize| -> Vec<usize> {
             let mut s = batch.to_vec();
             s.extend([r, c]);
@@ -52,7 +56,8 @@ impl<T: Element> Tensor<T> {
         }
         let starts = |l: &Layout| -> Vec<usize> {
             let rank = l.rank();
-            let sub = Layout::from_parts(&l.shape()[..rank - 2], &l.strides()[..rank - 2], l.offset());
+            let sub =
+                Layout::from_parts(&l.shape()[..rank - 2], &l.strides()[..rank - 2], l.offset());
             sub.offsets().collect()
         };
         let (a_starts, b_starts) = (starts(&la), starts(&lb));
@@ -66,13 +71,25 @@ impl<T: Element> Tensor<T> {
                 k,
                 dst,
                 false,
-                GemmOperand { data: sa, offset: a_starts[i], row_stride: a_rs, col_stride: a_cs },
-                GemmOperand { data: sb, offset: b_starts[i], row_stride: b_rs, col_stride: b_cs },
+                GemmOperand {
+                    data: sa,
+                    offset: a_starts[i],
+                    row_stride: a_rs,
+                    col_stride: a_cs,
+                },
+                GemmOperand {
+                    data: sb,
+                    offset: b_starts[i],
+                    row_stride: b_rs,
+                    col_stride: b_cs,
+                },
                 parallel,
             );
         };
         if count > 1 && m * n * k < SMALL_GEMM {
-            out.par_chunks_mut(m * n).enumerate().for_each(|c| one(c, false));
+            out.par_chunks_mut(m * n)
+                .enumerate()
+                .for_each(|c| one(c, false));
         } else {
             out.chunks_mut(m * n).enumerate().for_each(|c| one(c, true));
         }
@@ -103,7 +120,12 @@ mod tests {
         let b = Tensor::<f64>::normal(&[5, 3], 0.0, 1.0, 2).unwrap();
         let c = a.matmul(&b).unwrap();
         let want = naive(&a, &b);
-        assert!(c.to_vec().iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12));
+        assert!(
+            c.to_vec()
+                .iter()
+                .zip(&want)
+                .all(|(x, y)| (x - y).abs() < 1e-12)
+        );
         let at = a.t().unwrap().contiguous().t().unwrap();
         assert!(!at.is_contiguous());
         assert_eq!(at.matmul(&b).unwrap().to_vec(), c.to_vec());
@@ -125,7 +147,12 @@ mod tests {
 
     #[test]
     fn inner_dimension_mismatch_message() {
-        let e = Tensor::<f32>::zeros(&[64, 400]).matmul(&Tensor::zeros(&[120, 84])).unwrap_err();
-        assert_eq!(e.to_string(), "matmul: [64, 400] × [120, 84]: inner dimensions 400 and 120 differ");
+        let e = Tensor::<f32>::zeros(&[64, 400])
+            .matmul(&Tensor::zeros(&[120, 84]))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "matmul: [64, 400] × [120, 84]: inner dimensions 400 and 120 differ"
+        );
     }
 }

@@ -30,10 +30,18 @@ impl Fold {
             Fold::Sum => acc + v,
             // NaN propagates: once acc is NaN it stays NaN; a NaN v replaces acc.
             Fold::Max => {
-                if acc.is_nan() || acc >= v { acc } else { v }
+                if acc.is_nan() || acc >= v {
+                    acc
+                } else {
+                    v
+                }
             }
             Fold::Min => {
-                if acc.is_nan() || acc <= v { acc } else { v }
+                if acc.is_nan() || acc <= v {
+                    acc
+                } else {
+                    v
+                }
             }
         }
     }
@@ -71,7 +79,13 @@ fn reduced_shape(shape: &[usize], axes: &[usize], keep_dims: bool) -> Vec<usize>
 }
 
 /// Reduces the middle axis of a contiguous `[outer, len, inner]` block.
-fn fold_block<T: Element>(data: &[T], outer: usize, len: usize, inner: usize, fold: Fold) -> Vec<T> {
+fn fold_block<T: Element>(
+    data: &[T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+    fold: Fold,
+) -> Vec<T> {
     let mut out = vec![T::zero(); outer * inner];
     if len == 0 {
         // An empty sum is 0; an empty max/min is rejected before we get here.
@@ -85,7 +99,9 @@ fn fold_block<T: Element>(data: &[T], outer: usize, len: usize, inner: usize, fo
             dst.copy_from_slice(&block[..inner]);
             for r in 1..len {
                 let row = &block[r * inner..(r + 1) * inner];
-                dst.iter_mut().zip(row).for_each(|(d, &v)| *d = fold.combine(*d, v));
+                dst.iter_mut()
+                    .zip(row)
+                    .for_each(|(d, &v)| *d = fold.combine(*d, v));
             }
         }
     };
@@ -93,7 +109,10 @@ fn fold_block<T: Element>(data: &[T], outer: usize, len: usize, inner: usize, fo
         out.par_chunks_mut(inner).enumerate().for_each(one);
     } else if outer == 1 && inner == 1 && data.len() >= PARALLEL_THRESHOLD {
         // One long row: reduce chunks in parallel, then the partials in order.
-        let partials: Vec<T> = data.par_chunks(1 << 14).map(|c| fold_row(c, fold)).collect();
+        let partials: Vec<T> = data
+            .par_chunks(1 << 14)
+            .map(|c| fold_row(c, fold))
+            .collect();
         out[0] = fold_row(&partials, fold);
     } else {
         out.chunks_mut(inner).enumerate().for_each(one);
@@ -125,11 +144,20 @@ fn fold_row<T: Element>(row: &[T], fold: Fold) -> T {
 }
 
 impl<T: Element> Tensor<T> {
-    fn reduce(&self, op: &'static str, axes: &[usize], keep_dims: bool, fold: Fold) -> Result<Tensor<T>> {
+    fn reduce(
+        &self,
+        op: &'static str,
+        axes: &[usize],
+        keep_dims: bool,
+        fold: Fold,
+    ) -> Result<Tensor<T>> {
         let axes = normalize_axes(op, self.shape(), axes)?;
         let shape = self.shape().to_vec();
         if !matches!(fold, Fold::Sum) && axes.iter().any(|&a| shape[a] == 0) {
-            return Err(TensorError::invalid(op, format!("cannot reduce an empty axis of shape {shape:?}")));
+            return Err(TensorError::invalid(
+                op,
+                format!("cannot reduce an empty axis of shape {shape:?}"),
+            ));
         }
         let out_shape = reduced_shape(&shape, &axes, keep_dims);
         // Runs of adjacent reduced axes: (first, last) inclusive.
@@ -163,7 +191,10 @@ impl<T: Element> Tensor<T> {
     pub fn sum_all(&self) -> T {
         let d = self.data();
         if d.len() >= PARALLEL_THRESHOLD {
-            let partials: Vec<T> = d.par_chunks(1 << 14).map(|c| fold_row(c, Fold::Sum)).collect();
+            let partials: Vec<T> = d
+                .par_chunks(1 << 14)
+                .map(|c| fold_row(c, Fold::Sum))
+                .collect();
             fold_row(&partials, Fold::Sum)
         } else if d.is_empty() {
             T::zero()
@@ -198,7 +229,9 @@ impl<T: Element> Tensor<T> {
         if count <= correction {
             return Err(TensorError::invalid(
                 "var",
-                format!("{count} elements per reduction, correction {correction}: need more elements"),
+                format!(
+                    "{count} elements per reduction, correction {correction}: need more elements"
+                ),
             ));
         }
         let mean = self.mean(&axes, true)?;
@@ -218,10 +251,19 @@ impl<T: Element> Tensor<T> {
         self.arg_extreme("argmin", axis, |a, b| a < b)
     }
 
-    fn arg_extreme(&self, op: &'static str, axis: usize, better: impl Fn(T, T) -> bool) -> Result<Vec<usize>> {
+    fn arg_extreme(
+        &self,
+        op: &'static str,
+        axis: usize,
+        better: impl Fn(T, T) -> bool,
+    ) -> Result<Vec<usize>> {
         let shape = self.shape();
         if axis >= shape.len() || shape[axis] == 0 {
-            return Err(TensorError::Axis { op, axis: axis as isize, shape: shape.to_vec() });
+            return Err(TensorError::Axis {
+                op,
+                axis: axis as isize,
+                shape: shape.to_vec(),
+            });
         }
         let (outer, len): (usize, usize) = (shape[..axis].iter().product(), shape[axis]);
         let inner: usize = shape[axis + 1..].iter().product();
@@ -287,7 +329,10 @@ mod tests {
     #[test]
     fn sums_over_any_axes() {
         assert_eq!(x().sum(&[], false).unwrap().item().unwrap(), 276.0);
-        assert_eq!(x().sum(&[1], false).unwrap().to_vec(), vec![12., 15., 18., 21., 48., 51., 54., 57.]);
+        assert_eq!(
+            x().sum(&[1], false).unwrap().to_vec(),
+            vec![12., 15., 18., 21., 48., 51., 54., 57.]
+        );
         let s = x().sum(&[0, 2], true).unwrap();
         assert_eq!(s.shape(), &[1, 3, 1]);
         assert_eq!(s.to_vec(), vec![6. + 54., 22. + 70., 38. + 86.]);

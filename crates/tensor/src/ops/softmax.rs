@@ -18,7 +18,11 @@ impl<T: Element> Tensor<T> {
     fn along_axis(&self, op: &'static str, axis: usize, kind: Kind) -> Result<Tensor<T>> {
         let rank = self.rank();
         if axis >= rank {
-            return Err(TensorError::Axis { op, axis: axis as isize, shape: self.shape().to_vec() });
+            return Err(TensorError::Axis {
+                op,
+                axis: axis as isize,
+                shape: self.shape().to_vec(),
+            });
         }
         let mut perm: Vec<usize> = (0..rank).filter(|&a| a != axis).collect();
         perm.push(axis);
@@ -61,7 +65,10 @@ impl<T: Element> Tensor<T> {
 }
 
 fn softmax_row<T: Element>(src: &[T], dst: &mut [T], kind: Kind) {
-    let max = src.iter().fold(T::neg_infinity(), |a, &b| if b > a || b.is_nan() { b } else { a });
+    let max = src.iter().fold(
+        T::neg_infinity(),
+        |a, &b| if b > a || b.is_nan() { b } else { a },
+    );
     let shift = if max.is_finite() { max } else { T::zero() };
     let mut total = T::zero();
     for (d, &s) in dst.iter_mut().zip(src) {
@@ -75,7 +82,9 @@ fn softmax_row<T: Element>(src: &[T], dst: &mut [T], kind: Kind) {
         }
         Kind::LogSoftmax => {
             let log_total = total.ln();
-            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s - shift - log_total);
+            dst.iter_mut()
+                .zip(src)
+                .for_each(|(d, &s)| *d = s - shift - log_total);
         }
     }
 }
@@ -86,7 +95,8 @@ mod tests {
 
     #[test]
     fn softmax_is_stable_and_normalised() {
-        let x = Tensor::<f64>::from_vec(vec![1000.0, 1001.0, 1002.0, -5.0, 0.0, 5.0], &[2, 3]).unwrap();
+        let x =
+            Tensor::<f64>::from_vec(vec![1000.0, 1001.0, 1002.0, -5.0, 0.0, 5.0], &[2, 3]).unwrap();
         let s = x.softmax(1).unwrap();
         for row in s.to_vec().chunks(3) {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
