@@ -4,6 +4,8 @@
 use convnet_tensor::Tensor;
 use proptest::prelude::*;
 
+type UnaryOp = fn(&Tensor<f64>) -> Tensor<f64>;
+
 /// A shape of rank 1..=4 with small dims.
 fn shape() -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(1usize..5, 1..=4)
@@ -17,8 +19,8 @@ fn strided_view(shape: &[usize], seed: u64) -> Tensor<f64> {
     let perm: Vec<usize> = (0..rank).rev().collect();
     let base_shape: Vec<usize> = perm.iter().map(|&a| shape[a] + 1).collect();
     let mut base = Tensor::<f64>::normal(&base_shape, 0.0, 1.0, seed).unwrap();
-    for axis in 0..rank {
-        base = base.narrow(axis, 1, base_shape[axis] - 1).unwrap();
+    for (axis, &d) in base_shape.iter().enumerate() {
+        base = base.narrow(axis, 1, d - 1).unwrap();
     }
     let v = base.permute(&perm).unwrap();
     assert_eq!(v.shape(), shape);
@@ -73,7 +75,7 @@ proptest! {
         prop_assert!(s.iter().filter(|&&d| d > 1).count() <= 1 || !v.is_contiguous());
         let c = v.contiguous();
         let other = strided_view(&s, seed + 7);
-        let unary: [fn(&Tensor<f64>) -> Tensor<f64>; 10] = [
+        let unary: [UnaryOp; 10] = [
             |t| t.neg(), |t| t.abs(), |t| t.exp(), |t| t.relu(), |t| t.sigmoid(), |t| t.tanh(),
             |t| t.square(), |t| t.leaky_relu(0.1), |t| t.softplus(), |t| t.gelu(),
         ];

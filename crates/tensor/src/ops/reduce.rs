@@ -307,7 +307,7 @@ impl<T: Element> Tensor<T> {
             }
         }
         if axes.is_empty() {
-            return Ok(self.reshape(shape)?);
+            return self.reshape(shape);
         }
         self.sum(&axes, true)?.reshape(shape)
     }

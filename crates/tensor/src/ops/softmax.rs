@@ -108,6 +108,6 @@ mod tests {
         let b = x.t().unwrap().contiguous().softmax(1).unwrap().t().unwrap();
         assert!(a.max_abs_diff(&b).unwrap() < 1e-15);
         let lse = x.logsumexp(1).unwrap().to_vec();
-        assert!((lse[0] - 1002.40760596444438).abs() < 1e-9);
+        assert!((lse[0] - 1_002.407_605_964_444_4).abs() < 1e-9);
     }
 }

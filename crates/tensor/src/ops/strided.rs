@@ -75,8 +75,8 @@ impl<const N: usize> Coalesced<N> {
         for ax in (0..self.shape.len() - 1).rev() {
             let i = row % self.shape[ax];
             row /= self.shape[ax];
-            for k in 0..N {
-                offs[k] += i * self.strides[k][ax];
+            for (off, strides) in offs.iter_mut().zip(&self.strides) {
+                *off += i * strides[ax];
             }
         }
         offs

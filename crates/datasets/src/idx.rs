@@ -1,0 +1,58 @@
+//! The IDX format of MNIST and Fashion-MNIST (LeCun et al.): a 4-byte big-endian magic
+//! `0x00 0x00 type ndim`, `ndim` big-endian u32 dimensions, then the row-major payload. Only
+//! unsigned bytes (type 0x08) occur in these data sets, so only those are accepted.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::source::Source;
+
+/// The largest payload we accept (a sanity bound far above any IDX file in use, so that a
+/// corrupt header cannot make the reader chew through gigabytes before failing).
+const MAX_PAYLOAD: usize = 1 << 31;
+
+/// An IDX array of unsigned bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdxArray {
+    pub dims: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+/// Reads an IDX file (gzipped or not) and checks it has `expected_rank` dimensions.
+pub fn read_idx(path: &Path, expected_rank: usize) -> Result<IdxArray> {
+    let mut src = Source::open(path)?;
+    let magic = src.read_u32_be("the magic number")?;
+    let [zero_a, zero_b, kind, rank] = magic.to_be_bytes();
+    if zero_a != 0 || zero_b != 0 {
+        return Err(src.format_error(
+            0,
+            format!("bad magic number 0x{magic:08x}: an IDX file starts with two zero bytes"),
+        ));
+    }
+    if kind != 0x08 {
+        return Err(src.format_error(
+            2,
+            format!("element type 0x{kind:02x}: expected 0x08 (unsigned byte)"),
+        ));
+    }
+    if rank as usize != expected_rank {
+        return Err(src.format_error(
+            3,
+            format!(
+                "magic 0x{magic:08x} says {rank} dimensions, expected {expected_rank} (0x{:08x})",
+                0x0800 | expected_rank
+            ),
+        ));
+    }
+    let mut dims = Vec::with_capacity(expected_rank);
+    for i in 0..expected_rank {
+        dims.push(src.read_u32_be(&format!("dimension {i}"))? as usize);
+    }
+    let len = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&l| l <= MAX_PAYLOAD)
+        .ok_or_else(|| src.format_error(4, format!("dimensions {dims:?} are implausibly large")))?;
+    let data = src.read_payload(len, &format!("data for dimensions {dims:?}"))?;
+    Ok(IdxArray { dims, data })
+}

@@ -1,0 +1,300 @@
+//! Batches for training: seeded shuffling per epoch, batching with or without the last partial
+//! batch, normalisation, augmentation (random crop with zero padding, horizontal flip), and the
+//! next batches prepared on a background thread.
+//!
+//! Determinism: the order of epoch `e` depends only on `(seed, e)` and the augmentation of
+//! batch `b` only on `(seed, e, b)`, so the same seed gives the same batches whether or not
+//! prefetching is on, and a run resumed at `(e, b)` sees exactly the batches it would have seen.
+
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
+
+use convnet_tensor::{Tensor, rng_from_seed};
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use crate::dataset::Dataset;
+use crate::error::{DatasetError, Result};
+
+/// Random augmentation applied to training batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Augment {
+    /// Pad each side with this many zero pixels, then crop back to the original size at a
+    /// random offset (the CIFAR recipe uses 4).
+    pub crop_padding: Option<usize>,
+    /// Mirror left–right with probability ½.
+    pub horizontal_flip: bool,
+}
+
+/// How a [`DataLoader`] draws batches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoaderConfig {
+    pub batch_size: usize,
+    pub shuffle: bool,
+    /// Drop the last batch when it is smaller than `batch_size`.
+    pub drop_last: bool,
+    pub seed: u64,
+    /// Subtract the data set's per-channel mean and divide by its std (else just scale to [0, 1]).
+    pub normalize: bool,
+    pub augment: Augment,
+    /// Prepare batches on a background thread.
+    pub prefetch: bool,
+}
+
+impl LoaderConfig {
+    /// Shuffled, normalised batches of `batch_size`, no augmentation, prefetching on.
+    pub fn new(batch_size: usize, seed: u64) -> Self {
+        LoaderConfig {
+            batch_size,
+            shuffle: true,
+            drop_last: false,
+            seed,
+            normalize: true,
+            augment: Augment::default(),
+            prefetch: true,
+        }
+    }
+
+    /// In order, no augmentation: for evaluation.
+    pub fn evaluation(batch_size: usize) -> Self {
+        LoaderConfig {
+            shuffle: false,
+            ..LoaderConfig::new(batch_size, 0)
+        }
+    }
+}
+
+/// One batch: images `[B, C, H, W]` as f32 and their labels.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub images: Tensor<f32>,
+    pub labels: Vec<usize>,
+    /// Position of this batch within its epoch.
+    pub index: usize,
+}
+
+/// Draws batches from a data set.
+#[derive(Debug, Clone)]
+pub struct DataLoader {
+    dataset: Dataset,
+    config: LoaderConfig,
+}
+
+/// splitmix64: decorrelates derived seeds so (seed, epoch, batch) streams do not overlap.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl DataLoader {
+    pub fn new(dataset: Dataset, config: LoaderConfig) -> Result<Self> {
+        if config.batch_size == 0 {
+            return Err(DatasetError::Invalid(
+                "data loader: batch size must be at least 1".into(),
+            ));
+        }
+        if dataset.is_empty() {
+            return Err(DatasetError::Invalid(format!(
+                "data loader: the {} data set is empty",
+                dataset.kind
+            )));
+        }
+        Ok(DataLoader { dataset, config })
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    pub fn config(&self) -> &LoaderConfig {
+        &self.config
+    }
+
+    pub fn batches_per_epoch(&self) -> usize {
+        let (n, b) = (self.dataset.len(), self.config.batch_size);
+        if self.config.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
+    }
+
+    /// The example order of an epoch.
+    fn order(&self, epoch: u64) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.dataset.len() as u32).collect();
+        if self.config.shuffle {
+            order.shuffle(&mut rng_from_seed(mix(self.config.seed ^ mix(epoch))));
+        }
+        order
+    }
+
+    /// The batches of `epoch`, from the first.
+    pub fn epoch(&self, epoch: u64) -> EpochIter {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of `epoch` starting at batch `start` (for resuming mid-epoch).
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> EpochIter {
+        let order = self.order(epoch);
+        let count = self.batches_per_epoch();
+        let job = BatchJob {
+            dataset: self.dataset.clone(),
+            config: self.config.clone(),
+            order,
+            epoch,
+        };
+        if !self.config.prefetch {
+            return EpochIter {
+                inner: Inner::Inline {
+                    job,
+                    next: start,
+                    count,
+                },
+            };
+        }
+        // Two batches in flight: enough to hide preparation behind a training step without
+        // holding much memory.
+        let (tx, rx) = sync_channel(2);
+        let handle = std::thread::Builder::new()
+            .name("convnet-loader".into())
+            .spawn(move || {
+                for b in start..count {
+                    if tx.send(job.make(b)).is_err() {
+                        break; // the consumer stopped early
+                    }
+                }
+            })
+            .ok();
+        match handle {
+            Some(h) => EpochIter {
+                inner: Inner::Prefetch { rx, _handle: h },
+            },
+            // Could not spawn a thread: fall back to preparing batches inline.
+            None => {
+                let job = BatchJob {
+                    dataset: self.dataset.clone(),
+                    config: self.config.clone(),
+                    order: self.order(epoch),
+                    epoch,
+                };
+                EpochIter {
+                    inner: Inner::Inline {
+                        job,
+                        next: start,
+                        count,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// Everything needed to build any batch of one epoch.
+struct BatchJob {
+    dataset: Dataset,
+    config: LoaderConfig,
+    order: Vec<u32>,
+    epoch: u64,
+}
+
+impl BatchJob {
+    fn make(&self, b: usize) -> Batch {
+        let bs = self.config.batch_size;
+        let ids = &self.order[b * bs..((b + 1) * bs).min(self.order.len())];
+        let [c, h, w] = self.dataset.image_shape;
+        let plane = h * w;
+        let (mean, std) = if self.config.normalize {
+            self.dataset.kind.normalization()
+        } else {
+            (&[0.0f32; 3][..c], &[1.0f32; 3][..c])
+        };
+        let mut rng = rng_from_seed(mix(self.config.seed ^ mix(self.epoch ^ mix(b as u64))));
+        let mut data = vec![0f32; ids.len() * c * plane];
+        let mut labels = Vec::with_capacity(ids.len());
+        for (k, &id) in ids.iter().enumerate() {
+            let src = self.dataset.image(id as usize);
+            labels.push(self.dataset.label(id as usize));
+            let aug = &self.config.augment;
+            // Crop offset in the padded image, and flip: drawn even when unused so the stream
+            // position per image is fixed.
+            let pad = aug.crop_padding.unwrap_or(0) as i64;
+            let (dy, dx) = if pad > 0 {
+                (
+                    rng.random_range(-pad..=pad) as isize,
+                    rng.random_range(-pad..=pad) as isize,
+                )
+            } else {
+                (0, 0)
+            };
+            let flip = aug.horizontal_flip && rng.random::<bool>();
+            let dst = &mut data[k * c * plane..(k + 1) * c * plane];
+            for ch in 0..c {
+                let (m, s) = (mean[ch], std[ch]);
+                // Padding pixels are zero in the raw image, so they normalise to -m/s.
+                let zero = (0.0 - m) / s;
+                for y in 0..h {
+                    let sy = y as isize + dy;
+                    for x in 0..w {
+                        let xx = if flip { w - 1 - x } else { x };
+                        let sx = xx as isize + dx;
+                        let v = if sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize {
+                            (src[ch * plane + sy as usize * w + sx as usize] as f32 / 255.0 - m) / s
+                        } else {
+                            zero
+                        };
+                        dst[ch * plane + y * w + x] = v;
+                    }
+                }
+            }
+        }
+        let images =
+            Tensor::from_vec(data, &[ids.len(), c, h, w]).expect("batch buffer matches its shape");
+        Batch {
+            images,
+            labels,
+            index: b,
+        }
+    }
+}
+
+enum Inner {
+    Inline {
+        job: BatchJob,
+        next: usize,
+        count: usize,
+    },
+    Prefetch {
+        rx: Receiver<Batch>,
+        _handle: JoinHandle<()>,
+    },
+}
+
+/// Iterator over the batches of one epoch.
+pub struct EpochIter {
+    inner: Inner,
+}
+
+impl std::fmt::Debug for EpochIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochIter")
+    }
+}
+
+impl Iterator for EpochIter {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        match &mut self.inner {
+            Inner::Inline { job, next, count } => {
+                if *next >= *count {
+                    return None;
+                }
+                *next += 1;
+                Some(job.make(*next - 1))
+            }
+            Inner::Prefetch { rx, .. } => rx.recv().ok(),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The downloader against a local HTTP server on 127.0.0.1 that serves the real files from the
+//! shared data directory — intact, corrupted, truncated, or not at all. Only an intact file
+//! may end up in place; the others leave no file (and no partial file) behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use convnet_datasets::{Dataset, DatasetKind, Split, download};
+
+/// Serves `GET /<mode>/<file>` from `root` until the test process ends. Modes: `good`,
+/// `corrupt` (one byte flipped), `truncated` (announces the full length, sends half, closes).
+fn serve(root: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        // Bounded: the tests make well under 64 requests.
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            // Drain the request headers.
+            let mut h = String::new();
+            while reader.read_line(&mut h).is_ok_and(|n| n > 2) {
+                h.clear();
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let mut parts = path.trim_start_matches('/').splitn(2, '/');
+            let (mode, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let Ok(mut body) = std::fs::read(root.join(name)) else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let full = body.len();
+            match mode {
+                "corrupt" => body[full / 2] ^= 0x55,
+                "truncated" => body.truncate(full / 2),
+                _ => {}
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {full}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn intact_files_are_verified_and_placed() {
+    let base = serve(common::data_dir().join("mnist"));
+    let out = tempfile::tempdir().unwrap();
+    let placed = download(
+        DatasetKind::Mnist,
+        out.path(),
+        Some(&format!("{base}/good")),
+    )
+    .unwrap();
+    assert_eq!(placed.len(), 4);
+    let mnist = out.path().join("mnist");
+    assert_eq!(
+        files_in(&mnist),
+        [
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz"
+        ]
+    );
+    let test = Dataset::load(DatasetKind::Mnist, Split::Test, out.path()).unwrap();
+    assert_eq!(test.len(), 10_000);
+    // A second run finds the verified files and fetches nothing (the server would corrupt them).
+    download(
+        DatasetKind::Mnist,
+        out.path(),
+        Some(&format!("{base}/corrupt")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn corrupted_download_is_rejected_and_nothing_is_written() {
+    let base = serve(common::data_dir().join("mnist"));
+    let out = tempfile::tempdir().unwrap();
+    let e = download(
+        DatasetKind::Mnist,
+        out.path(),
+        Some(&format!("{base}/corrupt")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("train-images-idx3-ubyte.gz: downloaded file has sha256"),
+        "{e}"
+    );
+    assert!(e.contains("expected 440fcabf"), "{e}");
+    assert!(files_in(&out.path().join("mnist")).is_empty());
+}
+
+#[test]
+fn truncated_download_is_rejected_and_nothing_is_written() {
+    let base = serve(common::data_dir().join("mnist"));
+    let out = tempfile::tempdir().unwrap();
+    let e = download(
+        DatasetKind::Mnist,
+        out.path(),
+        Some(&format!("{base}/truncated")),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("train-images-idx3-ubyte.gz"), "{e}");
+    assert!(files_in(&out.path().join("mnist")).is_empty());
+}
+
+#[test]
+fn missing_file_on_server_is_an_error_naming_the_url() {
+    let base = serve(PathBuf::from("/nonexistent"));
+    let out = tempfile::tempdir().unwrap();
+    let e = download(
+        DatasetKind::FashionMnist,
+        out.path(),
+        Some(&format!("{base}/good")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("download of http://127.0.0.1") && e.contains("404"),
+        "{e}"
+    );
+    assert!(download(DatasetKind::Cifar10, out.path(), None).is_err());
+}
