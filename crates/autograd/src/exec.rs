@@ -1,0 +1,238 @@
+//! Running a plan: feeds checked, nodes evaluated in order, buffers dropped after their last
+//! reader, and elementwise nodes written in place into a dying operand's buffer.
+//!
+//! Optional check mode scans every value for NaN/∞ and names the first node that produced one;
+//! optional profiling records each node's wall time, so users can see where a step goes and we
+//! can measure the executor's own overhead (step time minus the sum of node times).
+
+use std::time::{Duration, Instant};
+
+use convnet_tensor::{Element, Tensor};
+
+use crate::error::{AutogradError, Result};
+use crate::feeds::{FeedKey, Feeds};
+use crate::graph::{Graph, NodeId};
+use crate::op::Op;
+use crate::params::ParamStore;
+use crate::plan::{Alloc, Plan};
+use crate::shape::Dim;
+
+/// Switches for one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Fail with an error naming the node on the first NaN or infinity (feeds included).
+    pub check_finite: bool,
+    /// Record the wall time of every node.
+    pub profile: bool,
+}
+
+/// One node's time in a profiled run.
+#[derive(Debug, Clone)]
+pub struct NodeTiming {
+    pub node: NodeId,
+    pub name: String,
+    pub op: &'static str,
+    pub time: Duration,
+}
+
+/// The outputs of a run, with timings when profiling was on.
+#[derive(Debug, Clone)]
+pub struct RunOutput<T: Element> {
+    pub outputs: Vec<Tensor<T>>,
+    pub timings: Vec<NodeTiming>,
+    /// Wall time of the whole run (feed checks and bookkeeping included).
+    pub total: Duration,
+}
+
+impl<T: Element> RunOutput<T> {
+    /// Sum of the per-node times (zero unless profiled).
+    pub fn node_time(&self) -> Duration {
+        self.timings.iter().map(|t| t.time).sum()
+    }
+}
+
+fn check_finite<T: Element>(t: &Tensor<T>, op: &'static str, name: &str) -> Result<()> {
+    let data = t.data();
+    let mut bad = data.iter().enumerate().filter(|(_, v)| !v.is_finite());
+    if let Some((first, _)) = bad.next() {
+        return Err(AutogradError::NonFinite {
+            op,
+            node: name.to_string(),
+            count: 1 + bad.count(),
+            first,
+        });
+    }
+    Ok(())
+}
+
+impl<T: Element> Plan<T> {
+    /// Runs the plan and returns the requested outputs in order.
+    pub fn run(&self, feeds: &Feeds, params: &ParamStore<T>) -> Result<Vec<Tensor<T>>> {
+        Ok(self.run_with(feeds, params, RunOptions::default())?.outputs)
+    }
+
+    /// Runs with check mode and/or profiling.
+    pub fn run_with(
+        &self,
+        feeds: &Feeds,
+        params: &ParamStore<T>,
+        opts: RunOptions,
+    ) -> Result<RunOutput<T>> {
+        let start = Instant::now();
+        let mut fed: Vec<Option<Tensor<T>>> = vec![None; self.steps.len()];
+        for (key, value) in &feeds.values {
+            let step = match key {
+                FeedKey::Node(id) => self
+                    .step_of
+                    .get(id)
+                    .copied()
+                    .filter(|&s| matches!(self.steps[s].op, Op::Input)),
+                FeedKey::Name(n) => {
+                    let s = self
+                        .steps
+                        .iter()
+                        .position(|s| matches!(s.op, Op::Input) && &s.name == n);
+                    if s.is_none() && !self.graph_inputs.contains(n) {
+                        return Err(AutogradError::UnknownFeed { name: n.clone() });
+                    }
+                    s
+                }
+            };
+            let Some(step) = step else { continue };
+            let s = &self.steps[step];
+            let t = value
+                .as_type::<T>()
+                .ok_or_else(|| AutogradError::FeedDType {
+                    node: s.name.clone(),
+                    expected: T::DTYPE,
+                    got: value.dtype(),
+                })?;
+            if t.shape() != s.shape.as_slice() {
+                return Err(AutogradError::FeedShape {
+                    node: s.name.clone(),
+                    expected: format!("{:?}", s.shape),
+                    got: t.shape().to_vec(),
+                });
+            }
+            fed[step] = Some(t);
+        }
+
+        let mut values: Vec<Option<Tensor<T>>> = vec![None; self.steps.len()];
+        let mut timings = Vec::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            let t0 = opts.profile.then(Instant::now);
+            let value = match &s.op {
+                Op::Input => fed[i].take().ok_or_else(|| AutogradError::MissingFeed {
+                    node: s.name.clone(),
+                })?,
+                Op::Param(key) => {
+                    let p = params.require(key)?;
+                    if p.shape() != s.shape.as_slice() {
+                        return Err(AutogradError::ParameterShape {
+                            name: key.clone(),
+                            expected: s.shape.clone(),
+                            got: p.shape().to_vec(),
+                        });
+                    }
+                    p.clone()
+                }
+                Op::Constant(c) => c.clone(),
+                Op::Fill(v) => Tensor::full(&s.shape, T::of_f64(*v)),
+                op => match (s.alloc, op) {
+                    (Alloc::InPlace(pos), Op::Unary(u)) => {
+                        let mut t = values[s.inputs[pos]].take().ok_or_else(|| missing(s))?;
+                        let u = *u;
+                        t.map_inplace(move |v| u.apply(v));
+                        t
+                    }
+                    (Alloc::InPlace(pos), Op::Binary(b)) => {
+                        let other = values[s.inputs[1 - pos]]
+                            .clone()
+                            .ok_or_else(|| missing(s))?;
+                        let mut t = values[s.inputs[pos]].take().ok_or_else(|| missing(s))?;
+                        let b = *b;
+                        let r = if pos == 0 {
+                            t.zip_inplace(&other, b.name(), move |d, o| *d = b.apply(*d, o))
+                        } else {
+                            t.zip_inplace(&other, b.name(), move |d, o| *d = b.apply(o, *d))
+                        };
+                        r.map_err(|e| AutogradError::Tensor {
+                            op: b.name(),
+                            node: s.name.clone(),
+                            source: e,
+                        })?;
+                        t
+                    }
+                    _ => {
+                        let mut args: smallvec::SmallVec<[&Tensor<T>; 4]> =
+                            smallvec::SmallVec::new();
+                        for &p in &s.inputs {
+                            args.push(values[p].as_ref().ok_or_else(|| missing(s))?);
+                        }
+                        op.eval(&args, &s.shape)
+                            .map_err(|e| e.at(op.name(), &s.name))?
+                    }
+                },
+            };
+            if let Some(t0) = t0 {
+                timings.push(NodeTiming {
+                    node: s.node,
+                    name: s.name.clone(),
+                    op: s.op.name(),
+                    time: t0.elapsed(),
+                });
+            }
+            if opts.check_finite {
+                check_finite(&value, s.op.name(), &s.name)?;
+            }
+            values[i] = Some(value);
+            for &r in &s.release {
+                values[r] = None;
+            }
+        }
+        let outputs = self
+            .outputs
+            .iter()
+            .map(|&o| values[o].clone().ok_or_else(|| missing(&self.steps[o])))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RunOutput {
+            outputs,
+            timings,
+            total: start.elapsed(),
+        })
+    }
+}
+
+fn missing<T: Element>(s: &crate::plan::Step<T>) -> AutogradError {
+    // Unreachable when liveness is right; reported rather than panicking.
+    AutogradError::Invalid {
+        op: s.op.name(),
+        node: s.name.clone(),
+        detail: "operand was released before use".into(),
+    }
+}
+
+impl<T: Element> Graph<T> {
+    /// The batch size implied by the feeds: the size fed for the first open (`B`) axis.
+    pub fn infer_batch(&self, feeds: &Feeds) -> Option<usize> {
+        feeds.values.iter().find_map(|(key, value)| {
+            let id = match key {
+                FeedKey::Node(id) => *id,
+                FeedKey::Name(n) => self.input_named(n)?,
+            };
+            let shape = &self.node(id).ok()?.shape;
+            let axis = shape.dims().iter().position(|d| *d == Dim::Batch)?;
+            value.shape().get(axis).copied()
+        })
+    }
+
+    /// Compiles a plan for `outputs` at the batch size the feeds imply, and runs it.
+    pub fn run(
+        &self,
+        outputs: &[NodeId],
+        feeds: &Feeds,
+        params: &ParamStore<T>,
+    ) -> Result<Vec<Tensor<T>>> {
+        Plan::compile(self, outputs, self.infer_batch(feeds))?.run(feeds, params)
+    }
+}

@@ -1,0 +1,287 @@
+//! Compiling a plan: the needed nodes in order, their concrete shapes, and their memory.
+//!
+//! Only the nodes the requested outputs depend on are kept, in insertion (= topological) order.
+//! Liveness gives each buffer a release point (after its last reader, counting readers of views
+//! of it), and the memory figures are computed here, before anything runs:
+//!
+//! - `peak_bytes`: the most intermediate memory live at once when each buffer is freed after
+//!   its last reader — what the executor actually holds;
+//! - `arena_bytes`: the total size of the buffers a size-keyed free list hands out, where a
+//!   node takes a freed buffer of exactly its size when there is one (what a static arena
+//!   would reserve; ≥ `peak_bytes`);
+//! - `intermediate_bytes`: the sum of every intermediate buffer, i.e. memory without reuse.
+//!
+//! Views (reshape, permute, expand, narrow) allocate nothing and extend their source's life.
+//! An elementwise node whose operand dies at that node writes into the operand's buffer
+//! (in place), so it allocates nothing either.
+
+use std::collections::{HashMap, HashSet};
+
+use convnet_tensor::Element;
+use smallvec::SmallVec;
+
+use crate::error::{AutogradError, Result};
+use crate::graph::{Graph, NodeId};
+use crate::op::Op;
+
+/// How a step gets its output buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alloc {
+    /// Supplied from outside (feed, parameter, constant): not an intermediate.
+    External,
+    /// A view of operand 0: no buffer of its own.
+    View,
+    /// Overwrites the buffer of operand `pos`.
+    InPlace(usize),
+    /// A new buffer (possibly a recycled one of the same size).
+    Fresh,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Step<T: Element> {
+    pub node: NodeId,
+    pub op: Op<T>,
+    pub name: String,
+    pub inputs: SmallVec<[usize; 4]>,
+    pub shape: Vec<usize>,
+    pub alloc: Alloc,
+    /// Steps whose values are dropped after this step runs.
+    pub release: Vec<usize>,
+}
+
+/// A compiled, reusable execution plan for some outputs of a graph at one batch size.
+#[derive(Debug, Clone)]
+pub struct Plan<T: Element = f32> {
+    pub(crate) steps: Vec<Step<T>>,
+    pub(crate) outputs: Vec<usize>,
+    pub(crate) batch: Option<usize>,
+    pub(crate) graph_inputs: HashSet<String>,
+    pub(crate) step_of: HashMap<NodeId, usize>,
+    peak_bytes: usize,
+    arena_bytes: usize,
+    intermediate_bytes: usize,
+    external_bytes: usize,
+}
+
+fn is_elementwise<T: Element>(op: &Op<T>) -> bool {
+    matches!(op, Op::Unary(_) | Op::Binary(_))
+}
+
+impl<T: Element> Plan<T> {
+    /// Compiles a plan for `outputs`. `batch` fixes the open batch size; it is required when a
+    /// needed node's shape mentions it.
+    pub fn compile(graph: &Graph<T>, outputs: &[NodeId], batch: Option<usize>) -> Result<Self> {
+        for &o in outputs {
+            graph.node(o)?;
+        }
+        // Needed nodes: everything the outputs depend on.
+        let mut needed = vec![false; graph.len()];
+        let mut stack: Vec<NodeId> = outputs.to_vec();
+        while let Some(n) = stack.pop() {
+            if !std::mem::replace(&mut needed[n.index()], true) {
+                stack.extend(graph.inputs_unchecked(n));
+            }
+        }
+        let mut steps: Vec<Step<T>> = Vec::new();
+        let mut step_of = HashMap::new();
+        for id in graph.node_ids().filter(|id| needed[id.index()]) {
+            let node = graph.node_unchecked(id);
+            let shape = match (node.shape.to_fixed(), batch) {
+                (Some(s), _) => s,
+                (None, Some(b)) => node.shape.resolve(b),
+                (None, None) => {
+                    return Err(AutogradError::BatchSize {
+                        detail: format!(
+                            "node `{}` has shape {} but the plan was compiled without a batch size",
+                            node.name, node.shape
+                        ),
+                    });
+                }
+            };
+            let inputs = graph
+                .inputs_unchecked(id)
+                .iter()
+                .map(|i| step_of[i])
+                .collect();
+            let alloc = match &node.op {
+                Op::Input | Op::Param(_) | Op::Constant(_) => Alloc::External,
+                Op::Movement(m) if m.is_view() => Alloc::View,
+                _ => Alloc::Fresh,
+            };
+            step_of.insert(id, steps.len());
+            steps.push(Step {
+                node: id,
+                op: node.op.clone(),
+                name: node.name.clone(),
+                inputs,
+                shape,
+                alloc,
+                release: Vec::new(),
+            });
+        }
+        let outputs: Vec<usize> = outputs.iter().map(|o| step_of[o]).collect();
+        let mut plan = Plan {
+            steps,
+            outputs,
+            batch,
+            graph_inputs: graph
+                .node_ids()
+                .filter(|&id| matches!(graph.node_unchecked(id).op, Op::Input))
+                .map(|id| graph.node_unchecked(id).name.clone())
+                .collect(),
+            step_of,
+            peak_bytes: 0,
+            arena_bytes: 0,
+            intermediate_bytes: 0,
+            external_bytes: 0,
+        };
+        plan.schedule_memory();
+        Ok(plan)
+    }
+
+    /// Liveness, in-place decisions, releases and the memory figures.
+    #[allow(clippy::needless_range_loop)] // steps refer to each other by index
+    fn schedule_memory(&mut self) {
+        let n = self.steps.len();
+        let elem = std::mem::size_of::<T>();
+        let mut last_use: Vec<usize> = (0..n).collect();
+        for (i, s) in self.steps.iter().enumerate() {
+            for &p in &s.inputs {
+                last_use[p] = last_use[p].max(i);
+            }
+        }
+        for &o in &self.outputs {
+            last_use[o] = usize::MAX;
+        }
+        // Every step's value is dropped after its last reader (outputs never).
+        for i in 0..n {
+            if last_use[i] != usize::MAX && last_use[i] > i {
+                let at = last_use[i];
+                self.steps[at].release.push(i);
+            }
+        }
+        // Phase 1: views share their source's buffer and extend its life.
+        let mut root: Vec<usize> = (0..n).collect();
+        let mut death: Vec<usize> = last_use.clone();
+        for i in 0..n {
+            if self.steps[i].alloc == Alloc::View {
+                root[i] = root[self.steps[i].inputs[0]];
+                death[root[i]] = death[root[i]].max(death[i]);
+            }
+        }
+        // Phase 2: an elementwise step whose operand's buffer dies at that step takes it over.
+        for i in 0..n {
+            if !is_elementwise(&self.steps[i].op) {
+                continue;
+            }
+            let ins = self.steps[i].inputs.clone();
+            if ins.len() == 2 && ins[0] == ins[1] {
+                continue;
+            }
+            let numel: usize = self.steps[i].shape.iter().product();
+            let pick = ins.iter().position(|&p| {
+                let r = root[p];
+                self.steps[p].alloc != Alloc::View
+                    && self.steps[r].alloc == Alloc::Fresh
+                    && death[r] == i
+                    && self.steps[r].shape.iter().product::<usize>() == numel
+            });
+            if let Some(pos) = pick {
+                let r = root[ins[pos]];
+                self.steps[i].alloc = Alloc::InPlace(pos);
+                root[i] = r;
+                death[r] = death[i];
+                // Views of this step now view `r`.
+                for v in i + 1..n {
+                    if self.steps[v].alloc == Alloc::View && root[self.steps[v].inputs[0]] == r {
+                        root[v] = r;
+                    }
+                }
+            }
+        }
+        let bytes = |s: &Step<T>| s.shape.iter().product::<usize>() * elem;
+        let mut deaths_at: HashMap<usize, Vec<usize>> = HashMap::new();
+        let (mut live, mut peak, mut total, mut external) = (0usize, 0usize, 0usize, 0usize);
+        // Size-keyed free list for the arena figure.
+        let mut free: HashMap<usize, usize> = HashMap::new();
+        let mut arena = 0usize;
+        for i in 0..n {
+            let s = &self.steps[i];
+            match s.alloc {
+                Alloc::External => external += bytes(s),
+                Alloc::Fresh => {
+                    let b = bytes(s);
+                    total += b;
+                    live += b;
+                    match free.get_mut(&b) {
+                        Some(k) if *k > 0 => *k -= 1,
+                        _ => arena += b,
+                    }
+                    if death[i] != usize::MAX {
+                        deaths_at.entry(death[i]).or_default().push(i);
+                    }
+                }
+                // Counted in the no-reuse sum, but it allocates nothing.
+                Alloc::InPlace(_) => total += bytes(s),
+                Alloc::View => {}
+            }
+            peak = peak.max(live);
+            for r in deaths_at.remove(&i).unwrap_or_default() {
+                let b = bytes(&self.steps[r]);
+                live -= b;
+                *free.entry(b).or_insert(0) += 1;
+            }
+        }
+        self.peak_bytes = peak;
+        self.arena_bytes = arena;
+        self.intermediate_bytes = total;
+        self.external_bytes = external;
+    }
+
+    /// Most intermediate memory live at once (bytes), known before anything runs.
+    pub fn peak_bytes(&self) -> usize {
+        self.peak_bytes
+    }
+
+    /// Total size of buffers under size-keyed free-list reuse (what an arena would reserve).
+    pub fn arena_bytes(&self) -> usize {
+        self.arena_bytes
+    }
+
+    /// Sum of every intermediate buffer: the memory a step would need without any reuse.
+    pub fn intermediate_bytes(&self) -> usize {
+        self.intermediate_bytes
+    }
+
+    /// Feeds, parameters and constants the plan reads (not counted as intermediates).
+    pub fn external_bytes(&self) -> usize {
+        self.external_bytes
+    }
+
+    /// Number of nodes the plan runs (leaves included).
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Number of steps that write into a dying operand's buffer.
+    pub fn in_place_steps(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.alloc, Alloc::InPlace(_)))
+            .count()
+    }
+
+    /// The batch size the plan was compiled for.
+    pub fn batch(&self) -> Option<usize> {
+        self.batch
+    }
+
+    /// Names of the planned nodes in execution order.
+    pub fn node_names(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().map(|s| s.name.as_str())
+    }
+}

@@ -1,0 +1,253 @@
+//! Executor behaviour: feed checks naming the node, check mode, memory planning and reuse,
+//! open batch size, strict geometry errors, and a training step as one plan.
+
+use convnet_autograd::{
+    AutogradError, Conv2dParams, Feeds, Graph, GraphOptions, ParamStore, Plan, Pool2dParams,
+    RunOptions, Shape, grad,
+};
+use convnet_tensor::Tensor;
+
+fn mlp() -> (
+    Graph<f32>,
+    ParamStore<f32>,
+    convnet_autograd::NodeId,
+    convnet_autograd::NodeId,
+) {
+    let mut g = Graph::<f32>::new();
+    let x = g.input("x", Shape::with_batch(&[4])).unwrap();
+    let w = g.param("fc.weight", &[3, 4]).unwrap();
+    let b = g.param("fc.bias", &[3]).unwrap();
+    let y = g.scope("fc", |g| g.linear(x, w, Some(b))).unwrap();
+    let mut p = ParamStore::new();
+    p.insert("fc.weight", Tensor::ones(&[3, 4])).unwrap();
+    p.insert("fc.bias", Tensor::zeros(&[3])).unwrap();
+    (g, p, x, y)
+}
+
+#[test]
+fn missing_feed_names_the_input() {
+    let (g, p, _, y) = mlp();
+    let plan = Plan::compile(&g, &[y], Some(2)).unwrap();
+    let e = plan.run(&Feeds::new(), &p).unwrap_err();
+    assert_eq!(e, AutogradError::MissingFeed { node: "x".into() });
+    assert!(e.to_string().contains("`x`"));
+}
+
+#[test]
+fn wrong_shape_and_dtype_name_the_input() {
+    let (g, p, x, y) = mlp();
+    let plan = Plan::compile(&g, &[y], Some(2)).unwrap();
+    let e = plan
+        .run(&Feeds::new().with(x, Tensor::<f32>::zeros(&[2, 5])), &p)
+        .unwrap_err();
+    assert!(
+        matches!(&e, AutogradError::FeedShape { node, got, .. } if node == "x" && got == &[2, 5]),
+        "{e}"
+    );
+    let e = plan
+        .run(&Feeds::new().with("x", Tensor::<f64>::zeros(&[2, 4])), &p)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("input `x`: fed a f64 tensor, the graph computes in f32"),
+        "{e}"
+    );
+    let e = plan
+        .run(
+            &Feeds::new().with("nope", Tensor::<f32>::zeros(&[2, 4])),
+            &p,
+        )
+        .unwrap_err();
+    assert!(matches!(e, AutogradError::UnknownFeed { .. }));
+}
+
+#[test]
+fn check_mode_names_the_node_that_made_a_nan() {
+    let mut g = Graph::<f32>::new();
+    let x = g.input("x", [3]).unwrap();
+    let y = g.scope("block.1", |g| g.ln(x)).unwrap();
+    let z = g.exp(y).unwrap();
+    let plan = Plan::compile(&g, &[z], None).unwrap();
+    let feeds = Feeds::new().with(
+        x,
+        Tensor::<f32>::from_vec(vec![1.0, -1.0, 2.0], &[3]).unwrap(),
+    );
+    assert!(
+        plan.run(&feeds, &ParamStore::new()).is_ok(),
+        "without check mode NaN passes through"
+    );
+    let opts = RunOptions {
+        check_finite: true,
+        ..RunOptions::default()
+    };
+    let e = plan.run_with(&feeds, &ParamStore::new(), opts).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("ln at `block.1/ln` produced 1 non-finite"),
+        "{e}"
+    );
+}
+
+#[test]
+fn open_batch_runs_at_any_size() {
+    let (g, p, x, y) = mlp();
+    assert_eq!(g.shape(y).unwrap().to_string(), "[B, 3]");
+    for n in [1, 5] {
+        let out = g
+            .run(
+                &[y],
+                &Feeds::new().with(x, Tensor::<f32>::ones(&[n, 4])),
+                &p,
+            )
+            .unwrap();
+        assert_eq!(out[0].shape(), &[n, 3]);
+        assert_eq!(out[0].to_vec()[0], 4.0);
+    }
+    let e = Plan::compile(&g, &[y], None).unwrap_err();
+    assert!(matches!(e, AutogradError::BatchSize { .. }));
+}
+
+#[test]
+fn peak_is_known_before_running_and_reuse_reduces_it() {
+    // A chain of 20 elementwise ops on a 1000-element tensor: without reuse 20 buffers, with
+    // release-after-last-reader and in-place writes a handful.
+    let mut g = Graph::<f32>::new();
+    let x = g.input("x", [1000]).unwrap();
+    let mut v = g.exp(x).unwrap();
+    for i in 0..19 {
+        v = if i % 2 == 0 {
+            g.tanh(v).unwrap()
+        } else {
+            g.add(v, x).unwrap()
+        };
+    }
+    let plan = Plan::compile(&g, &[v], None).unwrap();
+    assert_eq!(plan.intermediate_bytes(), 20 * 4000);
+    assert!(plan.peak_bytes() <= 2 * 4000, "peak {}", plan.peak_bytes());
+    assert!(plan.in_place_steps() >= 18);
+    let out = plan
+        .run(
+            &Feeds::new().with(x, Tensor::<f32>::zeros(&[1000])),
+            &ParamStore::new(),
+        )
+        .unwrap();
+    assert_eq!(out[0].shape(), &[1000]);
+}
+
+#[test]
+fn in_place_execution_matches_fresh_evaluation() {
+    let mut g = Graph::<f64>::new();
+    let x = g.input("x", [5]).unwrap();
+    let a = g.exp(x).unwrap();
+    let b = g.sin(a).unwrap(); // in place into a
+    let c = g.mul(b, x).unwrap(); // in place into b
+    let d = g.sub(x, c).unwrap(); // in place into c (operand 1)
+    let xs = Tensor::<f64>::from_vec(vec![-1.0, 0.0, 0.5, 1.0, 2.0], &[5]).unwrap();
+    let out = g
+        .run(&[d], &Feeds::new().with(x, xs.clone()), &ParamStore::new())
+        .unwrap();
+    let want = xs.sub(&xs.exp().sin().mul(&xs).unwrap()).unwrap();
+    assert!(out[0].max_abs_diff(&want).unwrap() < 1e-15);
+    assert_eq!(xs.to_vec()[0], -1.0, "feeds are never written");
+}
+
+#[test]
+fn training_step_is_one_plan_and_profiles_nodes() {
+    let mut g = Graph::<f32>::new();
+    let x = g.input("x", Shape::with_batch(&[4])).unwrap();
+    let labels = g
+        .input("labels", Shape::from([convnet_autograd::Dim::Batch]))
+        .unwrap();
+    let w = g.param("fc.weight", &[3, 4]).unwrap();
+    let logits = g.linear(x, w, None).unwrap();
+    let lp = g.log_softmax(logits, 1).unwrap();
+    let picked = g.take_along_axis(lp, labels, 1).unwrap();
+    let nll = g.mean(picked, &[], false).unwrap();
+    let loss = g.neg(nll).unwrap();
+    let dw = grad(&mut g, loss, &[w]).unwrap()[0];
+    let mut p = ParamStore::new();
+    p.insert("fc.weight", Tensor::zeros(&[3, 4])).unwrap();
+    let plan = Plan::compile(&g, &[loss, dw], Some(2)).unwrap();
+    let feeds = Feeds::new().with(x, Tensor::<f32>::ones(&[2, 4])).with(
+        labels,
+        Tensor::<f32>::from_vec(vec![0.0, 2.0], &[2]).unwrap(),
+    );
+    let out = plan
+        .run_with(
+            &feeds,
+            &p,
+            RunOptions {
+                profile: true,
+                check_finite: true,
+            },
+        )
+        .unwrap();
+    assert!((out.outputs[0].item().unwrap() - 3f32.ln()).abs() < 1e-6);
+    assert_eq!(out.outputs[1].shape(), &[3, 4]);
+    assert_eq!(out.timings.len(), plan.len());
+    // A bad label is reported naming the gather node.
+    let bad = feeds.clone().with(
+        labels,
+        Tensor::<f32>::from_vec(vec![0.0, 3.0], &[2]).unwrap(),
+    );
+    let e = plan.run(&bad, &p).unwrap_err();
+    assert!(e.to_string().contains("take_along_axis"), "{e}");
+}
+
+#[test]
+fn shape_errors_name_op_layer_and_shapes() {
+    let mut g = Graph::<f32>::new();
+    let x = g.input("x", Shape::with_batch(&[1, 28, 28])).unwrap();
+    let w = g.param("features.0.weight", &[6, 3, 5, 5]).unwrap();
+    let e = g
+        .scope("features.0", |g| g.conv2d(x, w, Conv2dParams::default()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("conv2d at `features.0/conv2d`"), "{e}");
+    assert!(
+        e.contains("[B, 1, 28, 28]") || e.contains("[1, 1, 28, 28]"),
+        "{e}"
+    );
+    assert!(e.contains("[6, 3, 5, 5]"), "{e}");
+    let a = g.input("a", [2, 3]).unwrap();
+    let b = g.input("b", [4, 5]).unwrap();
+    let e = g.scope("fc", |g| g.matmul(a, b)).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "matmul at `fc/matmul`: [2, 3] × [4, 5]: inner dimensions 3 and 4 differ"
+    );
+}
+
+#[test]
+fn strict_geometry_names_the_layer_and_suggests_padding() {
+    let mut g = Graph::<f32>::with_options(GraphOptions {
+        strict_geometry: true,
+    });
+    let x = g.input("x", Shape::with_batch(&[1, 7, 7])).unwrap();
+    let w = g.param("conv1.weight", &[4, 1, 3, 3]).unwrap();
+    let p = Conv2dParams {
+        stride: [3, 3],
+        ..Conv2dParams::default()
+    };
+    let e = g
+        .scope("conv1", |g| g.conv2d(x, w, p))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("conv2d at `conv1/conv2d`"), "{e}");
+    assert!(
+        e.contains("(7 − 3 + 2·0)/3 + 1 = 2.33 is not a whole number; padding 1 would fit"),
+        "{e}"
+    );
+    let e = g
+        .scope("pool1", |g| g.max_pool2d(x, Pool2dParams::new(2, 2, 0)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("max_pool2d at `pool1/max_pool2d`") && e.contains("no padding fits"),
+        "{e}"
+    );
+    // The default floor rule accepts both.
+    g.set_strict_geometry(false);
+    let y = g.conv2d(x, w, p).unwrap();
+    assert_eq!(g.shape(y).unwrap().to_string(), "[B, 4, 2, 2]");
+}
