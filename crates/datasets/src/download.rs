@@ -3,8 +3,7 @@
 //! and renamed, so an interrupted or corrupt download never leaves a half-written file where a
 //! reader would find it. Files already present with the right checksum are not fetched again.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::DatasetKind;
 use crate::error::{DatasetError, Result, io};
+use crate::fsutil::write_atomically;
 
 /// Largest file we accept from a server (the largest real file is 26 MB).
 const MAX_DOWNLOAD: u64 = 256 << 20;
@@ -76,29 +76,4 @@ fn fetch(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>> {
         .limit(MAX_DOWNLOAD)
         .read_to_vec()
         .map_err(|e| fail(e.to_string()))
-}
-
-/// Writes `bytes` to `target` via a temporary file, fsync and rename.
-pub fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("download");
-    let tmp = dir.join(format!(".{name}.partial-{}", std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, target).map_err(io(target))?;
-        // Persist the rename itself.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }

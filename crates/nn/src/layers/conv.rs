@@ -1,0 +1,271 @@
+//! 2-D convolution: stride, zero padding (explicit, "same" or "valid"), dilation, groups,
+//! optional bias. Weight layout as PyTorch: `[out, in/groups, kh, kw]`, bias `[out]`.
+//!
+//! "same" padding keeps `ceil(N/S)` outputs, as TensorFlow defines it. When the total padding
+//! `(⌈N/S⌉ − 1)·S + F − N` is even it is split evenly and handed to the convolution; when it
+//! is odd (even kernels, some strides) a separate zero-pad node adds the extra row/column at
+//! the bottom/right (TensorFlow's and PyTorch's choice), and the convolution runs unpadded.
+
+use convnet_autograd::{Conv2dParams, NodeId, Shape};
+use convnet_tensor::Element;
+
+use crate::error::{NnError, Result};
+use crate::init::Init;
+use crate::module::{Ctx, LayerInfo, Module, ParamSpec, describe_nchw, expect_input, fixed_dim};
+use crate::summary::{fmt_count, out_size_arithmetic};
+
+/// How a convolution pads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// Zero padding of `[top/bottom, left/right]` on each side.
+    Explicit([usize; 2]),
+    /// Output size `ceil(N/S)`; may pad one more row/column at the bottom/right.
+    Same,
+    /// No padding.
+    Valid,
+}
+
+impl From<usize> for Padding {
+    fn from(p: usize) -> Self {
+        Padding::Explicit([p, p])
+    }
+}
+
+impl From<[usize; 2]> for Padding {
+    fn from(p: [usize; 2]) -> Self {
+        Padding::Explicit(p)
+    }
+}
+
+/// A 2-D convolution layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv2d {
+    name: String,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: Padding,
+    pub dilation: [usize; 2],
+    pub groups: usize,
+    pub bias: bool,
+    pub weight_init: Init,
+    pub bias_init: Init,
+}
+
+impl Conv2d {
+    /// A square-kernel convolution `in → out` with stride 1, no padding, bias, and PyTorch's
+    /// default initialisation.
+    pub fn new(
+        name: impl Into<String>,
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+    ) -> Self {
+        Conv2d {
+            name: name.into(),
+            in_channels,
+            out_channels,
+            kernel: [kernel; 2],
+            stride: [1, 1],
+            padding: Padding::Valid,
+            dilation: [1, 1],
+            groups: 1,
+            bias: true,
+            weight_init: Init::TorchDefault,
+            bias_init: Init::TorchDefault,
+        }
+    }
+    pub fn kernel_hw(mut self, kh: usize, kw: usize) -> Self {
+        self.kernel = [kh, kw];
+        self
+    }
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = [s, s];
+        self
+    }
+    pub fn stride_hw(mut self, sh: usize, sw: usize) -> Self {
+        self.stride = [sh, sw];
+        self
+    }
+    /// `2` or `[1, 2]` for explicit padding, or [`Padding::Same`] / [`Padding::Valid`].
+    pub fn padding(mut self, p: impl Into<Padding>) -> Self {
+        self.padding = p.into();
+        self
+    }
+    pub fn dilation(mut self, d: usize) -> Self {
+        self.dilation = [d, d];
+        self
+    }
+    pub fn groups(mut self, g: usize) -> Self {
+        self.groups = g;
+        self
+    }
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+    pub fn weight_init(mut self, init: Init) -> Self {
+        self.weight_init = init;
+        self
+    }
+    pub fn bias_init(mut self, init: Init) -> Self {
+        self.bias_init = init;
+        self
+    }
+
+    fn weight_shape(&self) -> [usize; 4] {
+        [
+            self.out_channels,
+            self.in_channels / self.groups.max(1),
+            self.kernel[0],
+            self.kernel[1],
+        ]
+    }
+
+    fn span(&self, axis: usize) -> usize {
+        self.dilation[axis] * (self.kernel[axis].max(1) - 1) + 1
+    }
+
+    /// `(before, after)` padding on each spatial axis for input size `hw`.
+    pub fn pads(&self, hw: [usize; 2]) -> [(usize, usize); 2] {
+        let mut out = [(0, 0); 2];
+        for a in 0..2 {
+            out[a] = match self.padding {
+                Padding::Explicit(p) => (p[a], p[a]),
+                Padding::Valid => (0, 0),
+                Padding::Same => {
+                    let o = hw[a].div_ceil(self.stride[a].max(1));
+                    let total =
+                        ((o.max(1) - 1) * self.stride[a] + self.span(a)).saturating_sub(hw[a]);
+                    (total / 2, total - total / 2)
+                }
+            };
+        }
+        out
+    }
+}
+
+impl<T: Element> Module<T> for Conv2d {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "Conv2d"
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |d: String| Err(NnError::config(&self.name, "Conv2d", d));
+        if self.in_channels == 0 || self.out_channels == 0 {
+            return bad(format!(
+                "channels must be positive, got in {} and out {}",
+                self.in_channels, self.out_channels
+            ));
+        }
+        if self.kernel.contains(&0) {
+            return bad(format!(
+                "kernel size must be positive, got {:?}",
+                self.kernel
+            ));
+        }
+        if self.stride.contains(&0) {
+            return bad(format!("stride must be positive, got {:?}", self.stride));
+        }
+        if self.dilation.contains(&0) {
+            return bad(format!(
+                "dilation must be positive, got {:?}",
+                self.dilation
+            ));
+        }
+        if self.groups == 0
+            || self.in_channels % self.groups != 0
+            || self.out_channels % self.groups != 0
+        {
+            return bad(format!(
+                "groups {} must divide both in_channels {} and out_channels {}",
+                self.groups, self.in_channels, self.out_channels
+            ));
+        }
+        Ok(())
+    }
+
+    fn own_params(&self) -> Vec<ParamSpec> {
+        let w = ParamSpec::new(&self.name, "weight", &self.weight_shape(), self.weight_init);
+        let fans = w.fans;
+        let mut v = vec![w];
+        if self.bias {
+            v.push(
+                ParamSpec::new(&self.name, "bias", &[self.out_channels], self.bias_init)
+                    .with_fans(fans),
+            );
+        }
+        v
+    }
+
+    fn forward(&self, ctx: &mut Ctx<'_, T>, x: NodeId) -> Result<NodeId> {
+        let s = ctx.shape(x)?;
+        expect_input(
+            &self.name,
+            "Conv2d",
+            &s,
+            &[4],
+            Some((1, self.in_channels)),
+            || describe_nchw(self.in_channels),
+        )?;
+        let hw = [
+            fixed_dim(&self.name, "Conv2d", &s, 2)?,
+            fixed_dim(&self.name, "Conv2d", &s, 3)?,
+        ];
+        let pads = self.pads(hw);
+        let symmetric = pads.iter().all(|&(b, a)| b == a);
+        let mut input = x;
+        let mut conv_pad = [pads[0].0, pads[1].0];
+        if !symmetric {
+            input = ctx
+                .graph()
+                .pad(x, &[(0, 0), (0, 0), pads[0], pads[1]], 0.0)?;
+            conv_pad = [0, 0];
+        }
+        let w = ctx.param(&format!("{}.weight", self.name), &self.weight_shape())?;
+        let params = Conv2dParams {
+            stride: self.stride,
+            padding: conv_pad,
+            dilation: self.dilation,
+            groups: self.groups,
+        };
+        let y = ctx.graph().conv2d(input, w, params)?;
+        if !self.bias {
+            return Ok(y);
+        }
+        let b = ctx.param(&format!("{}.bias", self.name), &[self.out_channels])?;
+        let b = ctx.graph().reshape(b, [1, self.out_channels, 1, 1])?;
+        Ok(ctx.graph().add(y, b)?)
+    }
+
+    fn info(&self, input: &Shape, output: &Shape) -> LayerInfo {
+        let d = |s: &Shape, i: usize| s.dims().get(i).and_then(|d| d.fixed()).unwrap_or(0);
+        let hw = [d(input, 2), d(input, 3)];
+        let pads = self.pads(hw);
+        let arithmetic = out_size_arithmetic(
+            hw,
+            [self.span(0), self.span(1)],
+            pads,
+            self.stride,
+            [d(output, 2), d(output, 3)],
+            false,
+        );
+        let [k, c, kh, kw] = self.weight_shape();
+        let n = (kh * kw * c + usize::from(self.bias)) * k;
+        let params_formula = if self.bias {
+            format!("({kh}·{kw}·{c} + 1)·{k} = {}", fmt_count(n as u64))
+        } else {
+            format!("{kh}·{kw}·{c}·{k} = {}", fmt_count(n as u64))
+        };
+        let macs = (k * c * kh * kw * d(output, 2) * d(output, 3)) as u64;
+        LayerInfo {
+            arithmetic,
+            params_formula,
+            macs,
+        }
+    }
+}

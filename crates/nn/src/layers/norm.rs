@@ -1,0 +1,203 @@
+//! Batch normalisation (Ioffe & Szegedy, 2015), 1-D (`[N, C]`, `[N, C, L]`) and 2-D
+//! (`[N, C, H, W]`), as a composition of autograd primitives (no gradient code of its own).
+//!
+//! Train mode normalises with the batch's mean and biased variance over every axis but the
+//! channel axis, and emits state updates for the running statistics, PyTorch's rule with
+//! momentum m (default 0.1):
+//! `running_mean ← (1 − m)·running_mean + m·mean`,
+//! `running_var ← (1 − m)·running_var + m·var·n/(n − 1)` (unbiased; n = values per channel,
+//! which involves the batch size and so is computed in the graph). Eval mode normalises with
+//! the running statistics. Keys: `weight` (γ), `bias` (β), `running_mean`, `running_var` —
+//! torchvision's names; `num_batches_tracked` is not kept.
+
+use convnet_autograd::{NodeId, Shape};
+use convnet_tensor::Element;
+
+use crate::error::{NnError, Result};
+use crate::init::Init;
+use crate::module::{Ctx, LayerInfo, Module, ParamSpec, expect_input};
+use crate::summary::fmt_count;
+
+/// Batch normalisation over the channel axis 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNorm {
+    name: String,
+    pub channels: usize,
+    pub eps: f64,
+    pub momentum: f64,
+    pub affine: bool,
+    two_d: bool,
+}
+
+impl BatchNorm {
+    /// For `[N, C]` or `[N, C, L]` inputs; eps 1e-5, momentum 0.1, affine.
+    pub fn new_1d(name: impl Into<String>, channels: usize) -> Self {
+        BatchNorm {
+            name: name.into(),
+            channels,
+            eps: 1e-5,
+            momentum: 0.1,
+            affine: true,
+            two_d: false,
+        }
+    }
+    /// For `[N, C, H, W]` inputs; eps 1e-5, momentum 0.1, affine.
+    pub fn new_2d(name: impl Into<String>, channels: usize) -> Self {
+        BatchNorm {
+            two_d: true,
+            ..Self::new_1d(name, channels)
+        }
+    }
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// Weight of the new batch statistic in the running average, in [0, 1].
+    pub fn momentum(mut self, m: f64) -> Self {
+        self.momentum = m;
+        self
+    }
+    /// With learnable γ and β (default true).
+    pub fn affine(mut self, on: bool) -> Self {
+        self.affine = on;
+        self
+    }
+
+    fn kind_name(&self) -> &'static str {
+        if self.two_d {
+            "BatchNorm2d"
+        } else {
+            "BatchNorm1d"
+        }
+    }
+}
+
+impl<T: Element> Module<T> for BatchNorm {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        self.kind_name()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |d: String| Err(NnError::config(&self.name, self.kind_name(), d));
+        if self.channels == 0 {
+            return bad("channels must be positive".into());
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad(format!("eps must be positive, got {}", self.eps));
+        }
+        if !(0.0..=1.0).contains(&self.momentum) {
+            return bad(format!("momentum must be in [0, 1], got {}", self.momentum));
+        }
+        Ok(())
+    }
+
+    fn own_params(&self) -> Vec<ParamSpec> {
+        let c = [self.channels];
+        let mut v = Vec::new();
+        if self.affine {
+            v.push(ParamSpec::new(&self.name, "weight", &c, Init::ONES));
+            v.push(ParamSpec::new(&self.name, "bias", &c, Init::ZEROS));
+        }
+        v.push(ParamSpec::new(&self.name, "running_mean", &c, Init::ZEROS).buffer());
+        v.push(ParamSpec::new(&self.name, "running_var", &c, Init::ONES).buffer());
+        v
+    }
+
+    fn forward(&self, ctx: &mut Ctx<'_, T>, x: NodeId) -> Result<NodeId> {
+        let s = ctx.shape(x)?;
+        let c = self.channels;
+        let ranks: &[usize] = if self.two_d { &[4] } else { &[2, 3] };
+        expect_input(
+            &self.name,
+            self.kind_name(),
+            &s,
+            ranks,
+            Some((1, c)),
+            || {
+                if self.two_d {
+                    format!("[N, {c}, H, W]")
+                } else {
+                    format!("[N, {c}] or [N, {c}, L]")
+                }
+            },
+        )?;
+        let rank = s.rank();
+        let axes: Vec<usize> = (0..rank).filter(|&a| a != 1).collect();
+        // [1, C, 1, ...] for broadcasting per-channel values.
+        let mut bshape = vec![1; rank];
+        bshape[1] = c;
+        let key = |local: &str| format!("{}.{local}", self.name);
+        let rm = ctx.param(&key("running_mean"), &[c])?;
+        let rv = ctx.param(&key("running_var"), &[c])?;
+        let train = ctx.is_train();
+        let g = ctx.graph();
+        let (mean, var) = if train {
+            let mean = g.mean(x, &axes, true)?;
+            let d = g.sub(x, mean)?;
+            let d2 = g.square(d)?;
+            let var = g.mean(d2, &axes, true)?;
+            (mean, var)
+        } else {
+            (
+                g.reshape(rm, bshape.clone())?,
+                g.reshape(rv, bshape.clone())?,
+            )
+        };
+        let centred = g.sub(x, mean)?;
+        let std_eps = g.add_scalar(var, self.eps)?;
+        let inv = g.rsqrt(std_eps)?;
+        let mut y = g.mul(centred, inv)?;
+        if self.affine {
+            let w = g.param(&key("weight"), &[c])?;
+            let b = g.param(&key("bias"), &[c])?;
+            let w = g.reshape(w, bshape.clone())?;
+            let b = g.reshape(b, bshape.clone())?;
+            let yw = g.mul(y, w)?;
+            y = g.add(yw, b)?;
+        }
+        if train {
+            // n/(n − 1) from a ones tensor shaped like one channel of x (n may involve B).
+            let mut one_channel: Vec<_> = s.dims().to_vec();
+            one_channel[1] = convnet_autograd::Dim::Fixed(1);
+            let ones = g.fill(Shape::from(one_channel), 1.0);
+            let n = g.sum_all(ones)?;
+            let nm1 = g.add_scalar(n, -1.0)?;
+            let one = g.scalar(1.0);
+            let nm1 = g.maximum(nm1, one)?;
+            let unbiased = g.div(n, nm1)?;
+            let m = self.momentum;
+            let mean_c = g.reshape(mean, [c])?;
+            let var_c = g.reshape(var, [c])?;
+            let var_c = g.mul(var_c, unbiased)?;
+            let new_mean = {
+                let a = g.scale(rm, 1.0 - m)?;
+                let b = g.scale(mean_c, m)?;
+                g.add(a, b)?
+            };
+            let new_var = {
+                let a = g.scale(rv, 1.0 - m)?;
+                let b = g.scale(var_c, m)?;
+                g.add(a, b)?
+            };
+            ctx.state_update(key("running_mean"), new_mean);
+            ctx.state_update(key("running_var"), new_var);
+        }
+        Ok(y)
+    }
+
+    fn info(&self, _input: &Shape, _output: &Shape) -> LayerInfo {
+        let c = self.channels;
+        LayerInfo {
+            arithmetic: String::new(),
+            params_formula: if self.affine {
+                format!("2·{c} = {}", fmt_count(2 * c as u64))
+            } else {
+                String::new()
+            },
+            macs: 0,
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! A model: one module tree plus its input shape, from which the training graph and the
+//! inference graph are both built — so the two cannot disagree, and neither can be run in the
+//! other's mode by accident.
+//!
+//! - [`TrainStep`] is built in [`Mode::Train`]: forward, loss, every trainable parameter's
+//!   gradient and the BatchNorm running-statistics updates in one graph. `run` fills the Dropout
+//!   masks from the step's own seeded generator, evaluates everything in one plan, writes the
+//!   new running statistics into the [`ParamStore`] and returns the loss, output and gradients
+//!   (ready for an optimizer's `step`).
+//! - [`Inference`] is built in [`Mode::Eval`]: no masks, BatchNorm with running statistics.
+//!   It has no way to update statistics or draw masks.
+//! - Both expose the per-layer outputs by layer name (and `TrainStep` their gradients) for
+//!   inspection tools.
+//!
+//! Plans are compiled per batch size on first use and cached (a last, smaller batch gets its own).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use convnet_autograd::{
+    AnyTensor, Feeds, Graph, GraphOptions, NodeId, ParamStore, Plan, RunOptions, Shape, grad,
+};
+use convnet_tensor::{ConvnetRng, Element, Tensor, rng_from_seed};
+
+use crate::error::{NnError, Result};
+use crate::loss::Loss;
+use crate::module::{Ctx, LayerRecord, Mode, Module, ParamSpec, RandomInput, StateUpdate};
+use crate::summary::Summary;
+
+/// The name of the input placeholder of every model graph.
+pub const INPUT: &str = "input";
+/// The name of the targets (labels) placeholder of training and evaluation graphs.
+pub const TARGETS: &str = "targets";
+
+/// Builder for a [`Model`] (strict geometry lives here).
+#[derive(Debug)]
+pub struct ModelBuilder<T: Element = f32> {
+    root: Box<dyn Module<T>>,
+    input_shape: Vec<usize>,
+    options: GraphOptions,
+}
+
+impl<T: Element> ModelBuilder<T> {
+    /// Reject convolution/pooling geometry where `(N − F + 2P)/S` is not whole (default off:
+    /// the floor rule).
+    pub fn strict_geometry(mut self, on: bool) -> Self {
+        self.options.strict_geometry = on;
+        self
+    }
+
+    /// Validates the definition by building its graphs symbolically: every shape mistake and
+    /// invalid hyper-parameter is reported here, naming the layer.
+    pub fn build(self) -> Result<Model<T>> {
+        let specs = self.root.params();
+        let mut seen: HashMap<&str, &str> = HashMap::new();
+        for p in &specs {
+            if let Some(first) = seen.insert(&p.name, &p.owner) {
+                return Err(NnError::DuplicateParameter {
+                    name: p.name.clone(),
+                    first: first.to_string(),
+                    second: p.owner.clone(),
+                });
+            }
+        }
+        let mut model = Model {
+            root: self.root,
+            input_shape: self.input_shape,
+            options: self.options,
+            specs,
+            output_shape: Shape::scalar(),
+        };
+        let eval = model.build_graph(Mode::Eval)?;
+        model.build_graph(Mode::Train)?;
+        model.output_shape = eval.graph.shape(eval.output)?.clone();
+        Ok(model)
+    }
+}
+
+/// A module tree with its per-sample input shape.
+#[derive(Debug)]
+pub struct Model<T: Element = f32> {
+    root: Box<dyn Module<T>>,
+    input_shape: Vec<usize>,
+    options: GraphOptions,
+    specs: Vec<ParamSpec>,
+    output_shape: Shape,
+}
+
+/// A graph built from a model in one mode, with everything needed to run or inspect it.
+#[derive(Debug, Clone)]
+pub struct ModelGraph<T: Element = f32> {
+    pub graph: Graph<T>,
+    pub mode: Mode,
+    /// The `[B, …input_shape]` placeholder, named [`INPUT`].
+    pub input: NodeId,
+    pub output: NodeId,
+    /// Every module call, in completion order.
+    pub layers: Vec<LayerRecord>,
+    /// Train mode: buffers' new values.
+    pub state_updates: Vec<StateUpdate>,
+    /// Train mode: Dropout masks to fill before each run.
+    pub random_inputs: Vec<RandomInput>,
+}
+
+impl<T: Element> ModelGraph<T> {
+    /// The output node of the layer named `name` (its first call).
+    pub fn layer_output(&self, name: &str) -> Option<NodeId> {
+        self.layers
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.output)
+    }
+
+    /// Fresh Dropout masks for a batch, drawn from `rng`, added to `feeds`.
+    pub fn fill_random_inputs(
+        &self,
+        feeds: &mut Feeds,
+        batch: usize,
+        rng: &mut ConvnetRng,
+    ) -> Result<()> {
+        for r in &self.random_inputs {
+            let keep = r.keep;
+            let scale = T::of_f64(1.0 / keep);
+            let u = Tensor::<T>::uniform_with(&r.shape.resolve(batch), 0.0, 1.0, rng)?;
+            let k = T::of_f64(keep);
+            feeds.insert(
+                r.node,
+                any_tensor(u.map(move |v| if v < k { scale } else { T::zero() })),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl<T: Element> Model<T> {
+    /// A builder for `root` taking inputs of per-sample shape `input_shape` (e.g. `[1, 28, 28]`).
+    pub fn builder(root: impl Module<T> + 'static, input_shape: &[usize]) -> ModelBuilder<T> {
+        ModelBuilder {
+            root: Box::new(root),
+            input_shape: input_shape.to_vec(),
+            options: GraphOptions::default(),
+        }
+    }
+
+    /// `Model::builder(root, input_shape).build()`.
+    pub fn new(root: impl Module<T> + 'static, input_shape: &[usize]) -> Result<Self> {
+        Self::builder(root, input_shape).build()
+    }
+
+    pub fn module(&self) -> &dyn Module<T> {
+        self.root.as_ref()
+    }
+
+    /// Per-sample input shape.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// Symbolic output shape, e.g. `[B, 10]`.
+    pub fn output_shape(&self) -> &Shape {
+        &self.output_shape
+    }
+
+    pub fn options(&self) -> GraphOptions {
+        self.options
+    }
+
+    /// Every parameter and buffer, in initialisation (and checkpoint) order.
+    pub fn param_specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    /// Number of trainable scalars.
+    pub fn num_params(&self) -> usize {
+        self.specs
+            .iter()
+            .filter(|p| p.trainable)
+            .map(ParamSpec::numel)
+            .sum()
+    }
+
+    /// Names of the module calls in completion order (the keys for per-layer activations).
+    pub fn layer_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .build_graph(Mode::Eval)?
+            .layers
+            .into_iter()
+            .map(|r| r.name)
+            .collect())
+    }
+
+    /// Fresh parameters and buffers drawn with a seeded generator.
+    pub fn init_params(&self, seed: u64) -> Result<ParamStore<T>> {
+        let mut store = ParamStore::new();
+        self.root
+            .init_params(&mut store, &mut rng_from_seed(seed))?;
+        Ok(store)
+    }
+
+    /// Builds the graph for one mode (for custom runs and gradient checks).
+    pub fn build_graph(&self, mode: Mode) -> Result<ModelGraph<T>> {
+        let mut graph = Graph::with_options(self.options);
+        let input = graph.input(INPUT, Shape::with_batch(&self.input_shape))?;
+        let mut ctx = Ctx::new(&mut graph, mode);
+        let output = ctx.call(self.root.as_ref(), input)?;
+        let Ctx {
+            records,
+            state_updates,
+            random_inputs,
+            ..
+        } = ctx;
+        Ok(ModelGraph {
+            graph,
+            mode,
+            input,
+            output,
+            layers: records,
+            state_updates,
+            random_inputs,
+        })
+    }
+
+    /// An inference runner (eval mode).
+    pub fn inference(&self) -> Result<Inference<T>> {
+        Inference::new(self.build_graph(Mode::Eval)?, None)
+    }
+
+    /// An inference runner that also computes `loss` against fed targets (validation).
+    pub fn evaluator(&self, loss: impl Loss<T> + 'static) -> Result<Inference<T>> {
+        Inference::new(self.build_graph(Mode::Eval)?, Some(&loss))
+    }
+
+    /// A training step (train mode) minimising `loss`; Dropout masks come from a generator
+    /// seeded with `seed`.
+    pub fn train_step(&self, loss: impl Loss<T> + 'static, seed: u64) -> Result<TrainStep<T>> {
+        TrainStep::new(self, self.build_graph(Mode::Train)?, &loss, seed)
+    }
+
+    /// The summary at batch size `batch`, computed symbolically (no data, no parameters).
+    pub fn summary(&self, batch: usize) -> Result<Summary> {
+        let g = self.build_graph(Mode::Eval)?;
+        let trainable = self.num_params() as u64;
+        let buffers: u64 = self
+            .specs
+            .iter()
+            .filter(|p| !p.trainable)
+            .map(|p| p.numel() as u64)
+            .sum();
+        Ok(Summary::from_records(
+            Shape::with_batch(&self.input_shape),
+            &g.layers,
+            batch,
+            trainable,
+            buffers,
+            std::mem::size_of::<T>(),
+        ))
+    }
+}
+
+/// A feed value from a generic tensor (autograd converts only concrete `Tensor<f32/f64>`).
+pub fn any_tensor<T: Element>(t: Tensor<T>) -> AnyTensor {
+    let b: Box<dyn std::any::Any> = Box::new(t);
+    match b.downcast::<Tensor<f32>>() {
+        Ok(t) => AnyTensor::F32(*t),
+        Err(b) => match b.downcast::<Tensor<f64>>() {
+            Ok(t) => AnyTensor::F64(*t),
+            // `Element` is sealed to f32 and f64, so this arm is never taken.
+            Err(_) => AnyTensor::F64(Tensor::zeros(&[0])),
+        },
+    }
+}
+
+/// Adds the targets placeholder and the loss to a model graph.
+fn attach_loss<T: Element>(mg: &mut ModelGraph<T>, loss: &dyn Loss<T>) -> Result<(NodeId, NodeId)> {
+    let ts = loss.targets_shape(mg.graph.shape(mg.output)?)?;
+    let targets = mg.graph.input(TARGETS, ts)?;
+    let l = mg
+        .graph
+        .scope("loss", |g| loss.build(g, mg.output, targets))?;
+    Ok((targets, l))
+}
+
+/// Checks an input batch against the model's per-sample shape; returns the batch size.
+fn batch_of<T: Element>(mg: &ModelGraph<T>, x: &Tensor<T>) -> Result<usize> {
+    let want = mg.graph.shape(mg.input)?.clone();
+    if x.rank() != want.rank() || x.shape().is_empty() || x.shape()[0] == 0 {
+        return Err(NnError::Usage(format!(
+            "input batch has shape {:?}, the model takes {want}",
+            x.shape()
+        )));
+    }
+    Ok(x.shape()[0])
+}
+
+/// A per-layer value captured by an inspecting run.
+#[derive(Debug, Clone)]
+pub struct LayerTrace<T: Element = f32> {
+    pub name: String,
+    pub kind: &'static str,
+    pub activation: Tensor<T>,
+    /// The loss gradient w.r.t. this output (training runs only).
+    pub gradient: Option<Tensor<T>>,
+}
+
+/// What one training step produced.
+#[derive(Debug, Clone)]
+pub struct StepOutput<T: Element = f32> {
+    pub loss: f64,
+    /// The model output (logits) for the batch.
+    pub output: Tensor<T>,
+    /// Gradient of every trainable parameter, by name (the optimizers' `Gradients`).
+    pub grads: BTreeMap<String, Tensor<T>>,
+    /// Per-layer activations and gradients, when run with [`TrainStep::run_inspect`].
+    pub layers: Vec<LayerTrace<T>>,
+}
+
+/// Forward, loss, gradients and running-statistics updates, compiled once per batch size.
+#[derive(Debug)]
+pub struct TrainStep<T: Element = f32> {
+    mg: ModelGraph<T>,
+    targets: NodeId,
+    loss: NodeId,
+    /// (parameter name, gradient node).
+    param_grads: Vec<(String, NodeId)>,
+    /// Row layers with the gradient node of their output.
+    layer_grads: Vec<(usize, NodeId)>,
+    rng: ConvnetRng,
+    plans: HashMap<(usize, bool), Plan<T>>,
+    options: RunOptions,
+}
+
+impl<T: Element> TrainStep<T> {
+    fn new(model: &Model<T>, mut mg: ModelGraph<T>, loss: &dyn Loss<T>, seed: u64) -> Result<Self> {
+        let (targets, l) = attach_loss(&mut mg, loss)?;
+        let mut wrt = Vec::new();
+        let mut names = Vec::new();
+        for p in model.specs.iter().filter(|p| p.trainable) {
+            if let Some(id) = mg.graph.param_node(&p.name) {
+                wrt.push(id);
+                names.push(p.name.clone());
+            }
+        }
+        let layer_idx: Vec<usize> = (0..mg.layers.len()).filter(|&i| mg.layers[i].row).collect();
+        wrt.extend(layer_idx.iter().map(|&i| mg.layers[i].output));
+        let grads = grad(&mut mg.graph, l, &wrt)?;
+        let n_params = names.len();
+        let param_grads = names.into_iter().zip(grads.iter().copied()).collect();
+        let layer_grads = layer_idx
+            .into_iter()
+            .zip(grads[n_params..].iter().copied())
+            .collect();
+        Ok(TrainStep {
+            mg,
+            targets,
+            loss: l,
+            param_grads,
+            layer_grads,
+            rng: rng_from_seed(seed),
+            plans: HashMap::new(),
+            options: RunOptions::default(),
+        })
+    }
+
+    /// The training graph and its records.
+    pub fn graph(&self) -> &ModelGraph<T> {
+        &self.mg
+    }
+
+    pub fn loss_node(&self) -> NodeId {
+        self.loss
+    }
+
+    pub fn targets_node(&self) -> NodeId {
+        self.targets
+    }
+
+    /// Check mode (NaN/∞ naming the node) and profiling for later runs.
+    pub fn set_run_options(&mut self, options: RunOptions) {
+        self.options = options;
+    }
+
+    /// Peak intermediate memory of a step at `batch`, known before it runs.
+    pub fn peak_bytes(&mut self, batch: usize) -> Result<usize> {
+        Ok(self.plan(batch, false)?.peak_bytes())
+    }
+
+    fn outputs(&self, inspect: bool) -> Vec<NodeId> {
+        let mut v = vec![self.loss, self.mg.output];
+        v.extend(self.param_grads.iter().map(|(_, g)| *g));
+        v.extend(self.mg.state_updates.iter().map(|s| s.node));
+        if inspect {
+            for &(i, g) in &self.layer_grads {
+                v.push(self.mg.layers[i].output);
+                v.push(g);
+            }
+        }
+        v
+    }
+
+    fn plan(&mut self, batch: usize, inspect: bool) -> Result<&Plan<T>> {
+        if !self.plans.contains_key(&(batch, inspect)) {
+            let p = Plan::compile(&self.mg.graph, &self.outputs(inspect), Some(batch))?;
+            self.plans.insert((batch, inspect), p);
+        }
+        self.plans
+            .get(&(batch, inspect))
+            .ok_or_else(|| NnError::Usage("plan cache".into()))
+    }
+
+    /// One step on a batch: returns loss, output and gradients, and writes BatchNorm's new
+    /// running statistics into `params`. `targets` as the loss expects (labels `[B]` of class
+    /// indices for classification losses; see [`crate::loss`]).
+    pub fn run(
+        &mut self,
+        params: &mut ParamStore<T>,
+        input: &Tensor<T>,
+        targets: &Tensor<T>,
+    ) -> Result<StepOutput<T>> {
+        self.run_impl(params, input, targets, false)
+    }
+
+    /// Like [`TrainStep::run`], also returning every layer's output and its gradient.
+    pub fn run_inspect(
+        &mut self,
+        params: &mut ParamStore<T>,
+        input: &Tensor<T>,
+        targets: &Tensor<T>,
+    ) -> Result<StepOutput<T>> {
+        self.run_impl(params, input, targets, true)
+    }
+
+    fn run_impl(
+        &mut self,
+        params: &mut ParamStore<T>,
+        input: &Tensor<T>,
+        targets: &Tensor<T>,
+        inspect: bool,
+    ) -> Result<StepOutput<T>> {
+        let batch = batch_of(&self.mg, input)?;
+        let mut feeds = Feeds::new()
+            .with(self.mg.input, any_tensor(input.clone()))
+            .with(self.targets, any_tensor(targets.clone()));
+        self.mg
+            .fill_random_inputs(&mut feeds, batch, &mut self.rng)?;
+        let options = self.options;
+        let out = self
+            .plan(batch, inspect)?
+            .run_with(&feeds, params, options)?
+            .outputs;
+        let mut it = out.into_iter();
+        let mut next = || {
+            it.next()
+                .ok_or_else(|| NnError::Usage("missing plan output".into()))
+        };
+        let loss = next()?.data()[0].as_f64();
+        let output = next()?;
+        let mut grads = BTreeMap::new();
+        for (name, _) in &self.param_grads {
+            grads.insert(name.clone(), next()?);
+        }
+        for s in &self.mg.state_updates {
+            params.set(&s.name, next()?)?;
+        }
+        let mut layers = Vec::new();
+        if inspect {
+            for &(i, _) in &self.layer_grads {
+                let r = &self.mg.layers[i];
+                let activation = next()?;
+                let gradient = Some(next()?);
+                layers.push(LayerTrace {
+                    name: r.name.clone(),
+                    kind: r.kind,
+                    activation,
+                    gradient,
+                });
+            }
+        }
+        Ok(StepOutput {
+            loss,
+            output,
+            grads,
+            layers,
+        })
+    }
+}
+
+/// Eval-mode forward passes (optionally with a loss for validation).
+#[derive(Debug)]
+pub struct Inference<T: Element = f32> {
+    mg: ModelGraph<T>,
+    loss: Option<(NodeId, NodeId)>,
+    plans: Mutex<HashMap<(usize, u8), Plan<T>>>,
+}
+
+impl<T: Element> Inference<T> {
+    fn new(mut mg: ModelGraph<T>, loss: Option<&dyn Loss<T>>) -> Result<Self> {
+        let loss = match loss {
+            Some(l) => Some(attach_loss(&mut mg, l)?),
+            None => None,
+        };
+        Ok(Inference {
+            mg,
+            loss,
+            plans: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The eval graph and its records.
+    pub fn graph(&self) -> &ModelGraph<T> {
+        &self.mg
+    }
+
+    fn run_nodes(
+        &self,
+        key: u8,
+        nodes: &[NodeId],
+        params: &ParamStore<T>,
+        feeds: &Feeds,
+        batch: usize,
+    ) -> Result<Vec<Tensor<T>>> {
+        let mut plans = self
+            .plans
+            .lock()
+            .map_err(|_| NnError::Usage("inference plan cache poisoned by a panic".into()))?;
+        let plan = match plans.entry((batch, key)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Plan::compile(&self.mg.graph, nodes, Some(batch))?)
+            }
+        };
+        Ok(plan.run(feeds, params)?)
+    }
+
+    /// The model output for a batch.
+    pub fn forward(&self, params: &ParamStore<T>, input: &Tensor<T>) -> Result<Tensor<T>> {
+        let batch = batch_of(&self.mg, input)?;
+        let feeds = Feeds::new().with(self.mg.input, any_tensor(input.clone()));
+        let mut out = self.run_nodes(0, &[self.mg.output], params, &feeds, batch)?;
+        out.pop()
+            .ok_or_else(|| NnError::Usage("missing output".into()))
+    }
+
+    /// The output and every summary-row layer's activation for a batch.
+    pub fn forward_inspect(
+        &self,
+        params: &ParamStore<T>,
+        input: &Tensor<T>,
+    ) -> Result<(Tensor<T>, Vec<LayerTrace<T>>)> {
+        let batch = batch_of(&self.mg, input)?;
+        let feeds = Feeds::new().with(self.mg.input, any_tensor(input.clone()));
+        let rows: Vec<&LayerRecord> = self.mg.layers.iter().filter(|r| r.row).collect();
+        let mut nodes = vec![self.mg.output];
+        nodes.extend(rows.iter().map(|r| r.output));
+        let mut out = self
+            .run_nodes(1, &nodes, params, &feeds, batch)?
+            .into_iter();
+        let y = out
+            .next()
+            .ok_or_else(|| NnError::Usage("missing output".into()))?;
+        let traces = rows
+            .iter()
+            .zip(out)
+            .map(|(r, activation)| LayerTrace {
+                name: r.name.clone(),
+                kind: r.kind,
+                activation,
+                gradient: None,
+            })
+            .collect();
+        Ok((y, traces))
+    }
+
+    /// `(loss, output)` against targets; only for runners made by [`Model::evaluator`].
+    pub fn evaluate(
+        &self,
+        params: &ParamStore<T>,
+        input: &Tensor<T>,
+        targets: &Tensor<T>,
+    ) -> Result<(f64, Tensor<T>)> {
+        let (tnode, lnode) = self.loss.ok_or_else(|| {
+            NnError::Usage("this runner has no loss; build it with Model::evaluator".into())
+        })?;
+        let batch = batch_of(&self.mg, input)?;
+        let feeds = Feeds::new()
+            .with(self.mg.input, any_tensor(input.clone()))
+            .with(tnode, any_tensor(targets.clone()));
+        let mut out = self
+            .run_nodes(2, &[lnode, self.mg.output], params, &feeds, batch)?
+            .into_iter();
+        let loss = out
+            .next()
+            .ok_or_else(|| NnError::Usage("missing loss".into()))?;
+        let y = out
+            .next()
+            .ok_or_else(|| NnError::Usage("missing output".into()))?;
+        Ok((loss.data()[0].as_f64(), y))
+    }
+}

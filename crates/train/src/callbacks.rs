@@ -1,0 +1,95 @@
+//! Hooks into the fit loop, and early stopping (the one every run wants) built on them.
+
+use crate::log::EpochRecord;
+
+/// What the fit loop should do after a callback has seen an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Stop,
+}
+
+/// Called by the fit loop; every method has a default that does nothing.
+pub trait Callback {
+    fn on_epoch_end(&mut self, _record: &EpochRecord) -> Control {
+        Control::Continue
+    }
+    fn on_batch_end(&mut self, _epoch: u64, _batch: usize, _loss: f64) {}
+}
+
+/// Stops when the monitored figure has not improved by `min_delta` for `patience` epochs.
+/// Monitors validation loss when present, else training loss.
+#[derive(Debug, Clone)]
+pub struct EarlyStopping {
+    pub patience: usize,
+    pub min_delta: f64,
+    best: f64,
+    bad_epochs: usize,
+}
+
+impl EarlyStopping {
+    pub fn new(patience: usize, min_delta: f64) -> Self {
+        EarlyStopping {
+            patience,
+            min_delta,
+            best: f64::INFINITY,
+            bad_epochs: 0,
+        }
+    }
+
+    /// Best monitored value so far.
+    pub fn best(&self) -> f64 {
+        self.best
+    }
+}
+
+impl Callback for EarlyStopping {
+    fn on_epoch_end(&mut self, r: &EpochRecord) -> Control {
+        let value = r.val_loss.unwrap_or(r.train_loss);
+        if value < self.best - self.min_delta {
+            self.best = value;
+            self.bad_epochs = 0;
+        } else {
+            self.bad_epochs += 1;
+        }
+        if self.bad_epochs >= self.patience {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(epoch: u64, val: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_loss: 1.0,
+            train_accuracy: 0.5,
+            val_loss: Some(val),
+            val_accuracy: None,
+            val_top5: None,
+            learning_rate: 0.1,
+            seconds: 1.0,
+            images_per_second: 1.0,
+        }
+    }
+
+    #[test]
+    fn stops_after_patience_epochs_without_improvement() {
+        let mut es = EarlyStopping::new(2, 0.01);
+        assert_eq!(es.on_epoch_end(&rec(1, 1.0)), Control::Continue);
+        assert_eq!(
+            es.on_epoch_end(&rec(2, 0.995)),
+            Control::Continue,
+            "below min_delta"
+        );
+        assert_eq!(es.on_epoch_end(&rec(3, 0.9)), Control::Continue);
+        assert_eq!(es.on_epoch_end(&rec(4, 0.95)), Control::Continue);
+        assert_eq!(es.on_epoch_end(&rec(5, 0.91)), Control::Stop);
+        assert_eq!(es.best(), 0.9);
+    }
+}
