@@ -361,6 +361,13 @@ impl<T: Element> TrainStep<T> {
         })
     }
 
+    /// Restarts the Dropout-mask generator from `seed`. A training loop that reseeds before
+    /// every step from (run seed, step number) draws masks that depend only on the step, so a
+    /// run resumed from a checkpoint sees exactly the masks an uninterrupted run would have.
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = rng_from_seed(seed);
+    }
+
     /// The training graph and its records.
     pub fn graph(&self) -> &ModelGraph<T> {
         &self.mg

@@ -24,6 +24,9 @@ pub enum TrainError {
     Dataset(#[from] convnet_datasets::DatasetError),
     #[error(transparent)]
     Tensor(#[from] convnet_tensor::TensorError),
+    /// Building or running the model failed (the message names the layer and shapes).
+    #[error(transparent)]
+    Model(#[from] convnet_nn::NnError),
     /// A non-finite loss or another condition that stops training.
     #[error("{0}")]
     Training(String),

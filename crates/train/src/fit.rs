@@ -1,0 +1,402 @@
+//! The fit loop: epochs of training steps with progress, validation, metrics, a CSV log,
+//! checkpoints, callbacks, and exact resumption.
+//!
+//! Exactness: every source of randomness is a function of (seed, position) — the loader's
+//! order and augmentation of (seed, epoch, batch), Dropout masks of (seed, global step) — and
+//! checkpoints hold parameters, buffers, optimizer and schedule state bit for bit. A run resumed
+//! from a checkpoint therefore produces the same losses, to the bit, as one that never stopped.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use convnet_datasets::DataLoader;
+use convnet_nn::loss::labels;
+use convnet_nn::{Inference, Loss, Model, ParamStore, TrainStep};
+use convnet_optim::schedule::Scheduler;
+use convnet_optim::{Optimizer, clip_grad_norm};
+use convnet_tensor::Tensor;
+
+use crate::callbacks::{Callback, Control};
+use crate::checkpoint::{Checkpoint, TrainPosition};
+use crate::error::{Result, TrainError};
+use crate::log::{CsvLog, EpochRecord};
+use crate::metrics::{Running, confusion_matrix};
+use crate::progress::{EpochProgress, ProgressMode};
+
+/// When the learning-rate schedule advances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleUnit {
+    Epoch,
+    Step,
+}
+
+/// How `fit` runs.
+#[derive(Debug, Clone)]
+pub struct FitConfig {
+    pub epochs: u64,
+    pub seed: u64,
+    pub progress: ProgressMode,
+    /// Append one row per epoch here.
+    pub csv_log: Option<PathBuf>,
+    /// Write `last.safetensors` (every epoch and every `checkpoint_every` steps) and
+    /// `best.safetensors` (best validation accuracy) here.
+    pub checkpoint_dir: Option<PathBuf>,
+    pub checkpoint_every: Option<u64>,
+    /// Train on at most this many batches per epoch (a quick run on part of the data).
+    pub limit_train_batches: Option<usize>,
+    /// Validate on at most this many batches.
+    pub limit_val_batches: Option<usize>,
+    /// Stop (as if interrupted) once this many steps have been taken in total.
+    pub stop_after_steps: Option<u64>,
+    pub clip_grad_norm: Option<f64>,
+    pub schedule_unit: ScheduleUnit,
+    /// Entries stored in checkpoints (model name, data set, …).
+    pub info: Vec<(String, String)>,
+}
+
+impl FitConfig {
+    pub fn new(epochs: u64, seed: u64) -> Self {
+        FitConfig {
+            epochs,
+            seed,
+            progress: ProgressMode::Auto,
+            csv_log: None,
+            checkpoint_dir: None,
+            checkpoint_every: None,
+            limit_train_batches: None,
+            limit_val_batches: None,
+            stop_after_steps: None,
+            clip_grad_norm: None,
+            schedule_unit: ScheduleUnit::Epoch,
+            info: Vec::new(),
+        }
+    }
+}
+
+/// Loss, accuracy and top-5 of a model on a data set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalReport {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub top5: f64,
+    pub count: usize,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<usize>>,
+    pub seconds: f64,
+}
+
+/// What a `fit` call did.
+#[derive(Debug, Clone, Default)]
+pub struct FitReport {
+    pub history: Vec<EpochRecord>,
+    /// The loss of every step taken by this call, in order (the training curve).
+    pub step_losses: Vec<f64>,
+    pub position: TrainPosition,
+    pub stopped_early: bool,
+}
+
+/// splitmix64, to derive per-step seeds.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A model with its parameters, optimizer and schedule, ready to fit.
+pub struct Trainer {
+    step: TrainStep<f32>,
+    evaluator: Inference<f32>,
+    pub params: ParamStore<f32>,
+    pub optimizer: Box<dyn Optimizer<f32>>,
+    pub scheduler: Option<Box<dyn Scheduler>>,
+    pub callbacks: Vec<Box<dyn Callback>>,
+    pub position: TrainPosition,
+    classes: usize,
+    clip_norm: Option<f64>,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trainer {
+    /// A trainer for `model` with fresh parameters drawn from `seed`.
+    pub fn new<L: Loss<f32> + Clone + 'static>(
+        model: &Model<f32>,
+        loss: L,
+        optimizer: Box<dyn Optimizer<f32>>,
+        scheduler: Option<Box<dyn Scheduler>>,
+        seed: u64,
+    ) -> Result<Trainer> {
+        let params = model.init_params(seed)?;
+        let step = model.train_step(loss.clone(), seed)?;
+        let evaluator = model.evaluator(loss)?;
+        let classes = model
+            .output_shape()
+            .dims()
+            .last()
+            .and_then(|d| d.fixed())
+            .unwrap_or(0);
+        Ok(Trainer {
+            step,
+            evaluator,
+            params,
+            optimizer,
+            scheduler,
+            callbacks: Vec::new(),
+            position: TrainPosition::default(),
+            classes,
+            clip_norm: None,
+        })
+    }
+
+    /// Restores parameters, optimizer, schedule and position from a checkpoint file.
+    pub fn resume(&mut self, path: &std::path::Path) -> Result<()> {
+        let ck = Checkpoint::<f32>::load(path)?;
+        ck.restore_params(&mut self.params, path)?;
+        if let Some(state) = &ck.optimizer {
+            self.optimizer
+                .load_state(state)
+                .map_err(|e| TrainError::Checkpoint {
+                    path: path.to_path_buf(),
+                    detail: format!("optimizer state does not fit: {e}"),
+                })?;
+        }
+        if let Some(s) = &mut self.scheduler {
+            s.load_state(&ck.scheduler)
+                .map_err(|e| TrainError::Checkpoint {
+                    path: path.to_path_buf(),
+                    detail: format!("schedule state does not fit: {e}"),
+                })?;
+        }
+        self.position = ck.position;
+        Ok(())
+    }
+
+    /// The current state as a checkpoint.
+    pub fn checkpoint(&self, config: &FitConfig) -> Checkpoint<f32> {
+        Checkpoint {
+            params: Checkpoint::params_from(&self.params),
+            optimizer: Some(self.optimizer.state()),
+            scheduler: self
+                .scheduler
+                .as_ref()
+                .map(|s| s.state())
+                .unwrap_or_default(),
+            position: self.position,
+            rng: [("seed".to_string(), config.seed)].into_iter().collect(),
+            info: config.info.iter().cloned().collect(),
+        }
+    }
+
+    fn save(&self, config: &FitConfig, name: &str) -> Result<()> {
+        if let Some(dir) = &config.checkpoint_dir {
+            self.checkpoint(config).save(&dir.join(name))?;
+        }
+        Ok(())
+    }
+
+    /// One optimizer step on a batch; returns the loss and the logits.
+    fn train_batch(
+        &mut self,
+        images: &Tensor<f32>,
+        targets: &[usize],
+        seed: u64,
+    ) -> Result<(f64, Tensor<f32>)> {
+        self.step.reseed(mix(seed ^ mix(self.position.step)));
+        let out = self.step.run(&mut self.params, images, &labels(targets))?;
+        if !out.loss.is_finite() {
+            return Err(TrainError::Training(format!(
+                "loss became {} at step {} (epoch {}); lower the learning rate",
+                out.loss,
+                self.position.step + 1,
+                self.position.epoch + 1
+            )));
+        }
+        let mut grads = out.grads;
+        if let Some(max) = self.clip_norm {
+            clip_grad_norm(&mut grads, max)?;
+        }
+        self.optimizer.step(&mut self.params, &grads)?;
+        Ok((out.loss, out.output))
+    }
+
+    /// Trains for `config.epochs` epochs in total (counting epochs already done by a resumed
+    /// run), validating on `val` after each epoch.
+    pub fn fit(
+        &mut self,
+        train: &DataLoader,
+        val: Option<&DataLoader>,
+        config: &FitConfig,
+    ) -> Result<FitReport> {
+        let mut report = FitReport::default();
+        let mut log = config.csv_log.as_deref().map(CsvLog::open).transpose()?;
+        self.clip_norm = config.clip_grad_norm;
+        let per_epoch = config
+            .limit_train_batches
+            .map_or(train.batches_per_epoch(), |l| {
+                l.min(train.batches_per_epoch())
+            });
+        let mut best_accuracy = f64::NEG_INFINITY;
+        while self.position.epoch < config.epochs {
+            let epoch = self.position.epoch;
+            let label = format!("epoch {}/{}", epoch + 1, config.epochs);
+            let progress = EpochProgress::new(config.progress, &label, per_epoch);
+            let started = Instant::now();
+            let mut running = Running::default();
+            let start = self.position.batch_in_epoch as usize;
+            for batch in train
+                .epoch_from(epoch, start)
+                .take(per_epoch.saturating_sub(start))
+            {
+                let (loss, logits) = self.train_batch(&batch.images, &batch.labels, config.seed)?;
+                running.add(loss, &logits, &batch.labels);
+                report.step_losses.push(loss);
+                self.position.step += 1;
+                self.position.batch_in_epoch += 1;
+                if self.scheduler.is_some() && config.schedule_unit == ScheduleUnit::Step {
+                    self.advance_schedule(None)?;
+                }
+                progress.update(
+                    batch.index + 1,
+                    running.count,
+                    running.loss(),
+                    running.accuracy(),
+                );
+                for cb in &mut self.callbacks {
+                    cb.on_batch_end(epoch + 1, batch.index, loss);
+                }
+                if config
+                    .checkpoint_every
+                    .is_some_and(|k| k > 0 && self.position.step % k == 0)
+                {
+                    self.save(config, "last.safetensors")?;
+                }
+                if config
+                    .stop_after_steps
+                    .is_some_and(|s| self.position.step >= s)
+                {
+                    progress.finish();
+                    report.stopped_early = true;
+                    report.position = self.position;
+                    return Ok(report);
+                }
+            }
+            progress.finish();
+            let seconds = started.elapsed().as_secs_f64();
+            let val_report = match val {
+                Some(v) => Some(self.evaluate(v, config.limit_val_batches)?),
+                None => None,
+            };
+            self.position.epoch += 1;
+            self.position.batch_in_epoch = 0;
+            let record = EpochRecord {
+                epoch: self.position.epoch,
+                train_loss: running.loss(),
+                train_accuracy: running.accuracy(),
+                val_loss: val_report.as_ref().map(|r| r.loss),
+                val_accuracy: val_report.as_ref().map(|r| r.accuracy),
+                val_top5: val_report.as_ref().map(|r| r.top5),
+                learning_rate: self.optimizer.learning_rate(),
+                seconds,
+                images_per_second: running.count as f64 / seconds.max(1e-9),
+            };
+            if self.scheduler.is_some() && config.schedule_unit == ScheduleUnit::Epoch {
+                self.advance_schedule(record.val_loss.or(Some(record.train_loss)))?;
+            }
+            if let Some(log) = &mut log {
+                log.append(&record)?;
+            }
+            self.save(config, "last.safetensors")?;
+            if let Some(acc) = record.val_accuracy
+                && acc > best_accuracy
+            {
+                best_accuracy = acc;
+                self.save(config, "best.safetensors")?;
+            }
+            report.history.push(record);
+            let mut stop = false;
+            for cb in &mut self.callbacks {
+                stop |= cb.on_epoch_end(&record) == Control::Stop;
+            }
+            if stop {
+                report.stopped_early = true;
+                break;
+            }
+        }
+        report.position = self.position;
+        Ok(report)
+    }
+
+    fn advance_schedule(&mut self, metric: Option<f64>) -> Result<()> {
+        if let Some(s) = &mut self.scheduler {
+            let lr = s.step(metric)?;
+            self.optimizer.set_learning_rate(lr);
+        }
+        Ok(())
+    }
+
+    /// Loss, accuracy, top-5 and confusion matrix on a loader's data (eval mode).
+    pub fn evaluate(
+        &self,
+        loader: &DataLoader,
+        limit_batches: Option<usize>,
+    ) -> Result<EvalReport> {
+        evaluate(
+            &self.evaluator,
+            &self.params,
+            loader,
+            limit_batches,
+            self.classes,
+        )
+    }
+}
+
+/// Evaluates `evaluator` (built with [`Model::evaluator`]) on a loader.
+pub fn evaluate(
+    evaluator: &Inference<f32>,
+    params: &ParamStore<f32>,
+    loader: &DataLoader,
+    limit_batches: Option<usize>,
+    classes: usize,
+) -> Result<EvalReport> {
+    let started = Instant::now();
+    let mut running = Running::default();
+    let mut confusion = vec![vec![0; classes]; classes];
+    let limit = limit_batches.unwrap_or(usize::MAX);
+    for batch in loader.epoch(0).take(limit) {
+        let (loss, logits) = evaluator.evaluate(params, &batch.images, &labels(&batch.labels))?;
+        running.add(loss, &logits, &batch.labels);
+        for (t, row) in confusion_matrix(&logits, &batch.labels, classes)
+            .iter()
+            .enumerate()
+        {
+            for (p, n) in row.iter().enumerate() {
+                confusion[t][p] += n;
+            }
+        }
+    }
+    Ok(EvalReport {
+        loss: running.loss(),
+        accuracy: running.accuracy(),
+        top5: running.top5(),
+        count: running.count,
+        confusion,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Predicted class of every image in `images` `[B, C, H, W]`.
+pub fn predict(
+    inference: &Inference<f32>,
+    params: &ParamStore<f32>,
+    images: &Tensor<f32>,
+) -> Result<Vec<usize>> {
+    let logits = inference.forward(params, images)?;
+    Ok(logits.argmax(1)?)
+}
