@@ -39,7 +39,6 @@ mod exec;
 pub mod feeds;
 mod grad;
 mod graph;
-mod kernels;
 pub mod op;
 pub mod ops;
 pub mod params;

@@ -38,6 +38,16 @@ impl TensorError {
         }
     }
 
+    /// The message without its leading `op: ` (for wrapping in a more specific message).
+    pub fn detail(&self) -> String {
+        match self {
+            TensorError::Shape { detail, .. } | TensorError::Invalid { detail, .. } => {
+                detail.clone()
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn invalid(op: &'static str, detail: impl Into<String>) -> Self {
         TensorError::Invalid {
             op,

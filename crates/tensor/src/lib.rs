@@ -29,5 +29,7 @@ mod view;
 pub use element::{DType, Element};
 pub use error::{Result, TensorError};
 pub use layout::{Dims, Layout};
+pub use ops::conv::Conv2dParams;
+pub use ops::pool::Pool2dParams;
 pub use random::{ConvnetRng, rng_from_seed};
 pub use tensor::Tensor;

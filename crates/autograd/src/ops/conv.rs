@@ -12,13 +12,12 @@
 //! `GraphOptions::strict_geometry`, a layer where `(N − F + 2P)/S` is not whole is rejected,
 //! naming it and suggesting a padding that fits.
 
-pub use crate::kernels::Conv2dParams;
+pub use convnet_tensor::Conv2dParams;
 use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
 use crate::error::Result;
 use crate::graph::{Graph, GraphOptions, NodeId};
-use crate::kernels;
 use crate::op::{EvalResult, Grads, Op, RuleError, RuleResult, arity};
 use crate::shape::{Dim, Shape};
 
@@ -199,12 +198,12 @@ impl ConvOp {
 
     pub(crate) fn eval<T: Element>(&self, a: &Tensor<T>, b: &Tensor<T>) -> EvalResult<T> {
         Ok(match self {
-            ConvOp::Conv2d(p) => kernels::conv2d(a, b, *p)?,
+            ConvOp::Conv2d(p) => a.conv2d(b, *p)?,
             ConvOp::Conv2dInputGrad { params, input_hw } => {
-                kernels::conv2d_input_grad(a, b, *input_hw, *params)?
+                Tensor::conv2d_input_grad(a, b, *input_hw, *params)?
             }
             ConvOp::Conv2dWeightGrad { params, kernel_hw } => {
-                kernels::conv2d_weight_grad(a, b, *kernel_hw, *params)?
+                Tensor::conv2d_weight_grad(a, b, *kernel_hw, *params)?
             }
         })
     }

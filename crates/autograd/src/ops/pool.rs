@@ -8,13 +8,12 @@
 //! second derivative of max pooling w.r.t. its input is zero almost everywhere and no gradient
 //! flows to `x` through these two ops. Global average pooling is `mean` over H and W.
 
-pub use crate::kernels::Pool2dParams;
+pub use convnet_tensor::Pool2dParams;
 use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
 use crate::error::Result;
 use crate::graph::{Graph, GraphOptions, NodeId};
-use crate::kernels;
 use crate::op::{EvalResult, Grads, Op, RuleError, RuleResult, arity};
 use crate::ops::conv::{nchw, strict_axis};
 use crate::shape::{Dim, Shape};
@@ -124,12 +123,12 @@ impl PoolOp {
 
     pub(crate) fn eval<T: Element>(&self, x: &[&Tensor<T>], out: &[usize]) -> EvalResult<T> {
         Ok(match self {
-            PoolOp::MaxPool2d(p) => kernels::max_pool2d(x[0], *p)?,
-            PoolOp::MaxPool2dGrad(p) => kernels::max_pool2d_backward(x[0], x[1], *p)?,
-            PoolOp::MaxPool2dSelect(p) => kernels::max_pool2d_select(x[0], x[1], *p)?,
-            PoolOp::AvgPool2d(p) => kernels::avg_pool2d(x[0], *p)?,
+            PoolOp::MaxPool2d(p) => x[0].max_pool2d(*p)?,
+            PoolOp::MaxPool2dGrad(p) => Tensor::max_pool2d_backward(x[0], x[1], *p)?,
+            PoolOp::MaxPool2dSelect(p) => Tensor::max_pool2d_select(x[0], x[1], *p)?,
+            PoolOp::AvgPool2d(p) => x[0].avg_pool2d(*p)?,
             PoolOp::AvgPool2dGrad { params, .. } => {
-                kernels::avg_pool2d_backward(x[0], out, *params)?
+                Tensor::avg_pool2d_backward(x[0], out, *params)?
             }
         })
     }

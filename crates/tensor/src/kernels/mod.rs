@@ -1,4 +1,27 @@
-//! Numeric kernels on contiguous slices. The Tensor-level ops check shapes and layouts, then
-//! call these tight loops.
+//! Compute kernels on contiguous row-major NCHW slices.
+//!
+//! These functions know nothing about `Tensor`: they take a geometry struct plus slices,
+//! check the slice lengths against the geometry, and return an error rather than panic on
+//! a mismatch. Tensor-level wrappers make inputs contiguous and call them.
+//!
+//! * [`geometry`] — output sizes, validation and buffer lengths for conv and pooling.
+//! * [`gemm`] — the safe wrapper over the `gemm` crate, shared with matmul.
+//! * [`conv`] — im2col + GEMM convolution: forward, input gradient, weight gradient.
+//! * [`pool`] — max / average / global-average pooling and their gradients.
+//! * [`conv_reference`], [`pool_reference`] — plain nested-loop versions, the test oracle.
 
+pub mod conv;
+mod conv_plan;
+pub mod conv_reference;
 pub mod gemm;
+pub mod geometry;
+mod im2col;
+pub mod pool;
+pub mod pool_reference;
+
+#[cfg(test)]
+mod pool_tests;
+#[cfg(test)]
+mod tests;
+
+pub use geometry::{Conv2dGeometry, Pool2dGeometry};

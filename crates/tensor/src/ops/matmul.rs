@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::kernels::gemm::{GemmOperand, gemm_into};
+use crate::kernels::gemm::{MatMut, MatRef, gemm_into};
 use crate::layout::{Layout, broadcast_shapes};
 use crate::ops::reduce::contiguous_from;
 use crate::tensor::Tensor;
@@ -65,26 +65,21 @@ impl<T: Element> Tensor<T> {
         let ((a_rs, a_cs), (b_rs, b_cs)) = (rs(&la), rs(&lb));
         let (sa, sb) = (&self.storage[..], &other.storage[..]);
         let one = |(i, dst): (usize, &mut [T]), parallel: bool| {
-            gemm_into(
-                m,
-                n,
-                k,
-                dst,
-                false,
-                GemmOperand {
-                    data: sa,
-                    offset: a_starts[i],
-                    row_stride: a_rs,
-                    col_stride: a_cs,
-                },
-                GemmOperand {
-                    data: sb,
-                    offset: b_starts[i],
-                    row_stride: b_rs,
-                    col_stride: b_cs,
-                },
-                parallel,
-            );
+            let lhs = MatRef {
+                data: &sa[a_starts[i]..],
+                rows: m,
+                cols: k,
+                rs: a_rs,
+                cs: a_cs,
+            };
+            let rhs = MatRef {
+                data: &sb[b_starts[i]..],
+                rows: k,
+                cols: n,
+                rs: b_rs,
+                cs: b_cs,
+            };
+            gemm_into(&mut MatMut::row_major(dst, m, n), lhs, rhs, false, parallel);
         };
         if count > 1 && m * n * k < SMALL_GEMM {
             out.par_chunks_mut(m * n)

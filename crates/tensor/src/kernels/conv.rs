@@ -1,0 +1,498 @@
+//! Fast 2-D convolution kernels: im2col + GEMM, forward and both gradients.
+//!
+//! All three passes share one tiling scheme. The column space of a group's GEMM is the
+//! concatenation, over images, of that image's `Ho·Wo` output positions; it is cut into
+//! tiles that are either
+//! * a block of `nb` whole images (small feature maps: batching images widens the GEMM so
+//!   the weight panel packed by `gemm` is reused across more columns), or
+//! * a band of output rows of one image (large feature maps: keeps the column buffer
+//!   bounded — a whole-image im2col of a VGG 224×224 layer would be ~115 MB).
+//!
+//! A tile's column matrix `[C/g·kh·kw, cols]` is built and consumed in blocks of input
+//! channels, each small enough to stay in L2 between im2col (or the GEMM that produces it,
+//! for the input gradient) and its consumer; it lives in a per-worker scratch buffer, never
+//! a whole-batch one. With at least as many images as rayon threads, the batch is split
+//! into one contiguous image range per thread and every GEMM is single-threaded (no
+//! fork/join per GEMM, no shared writes); with fewer images the tiles run in order and
+//! each GEMM is parallel instead. A 1×1/stride-1/unpadded convolution of one image needs
+//! no im2col: the image already is the `[C, H·W]` column matrix.
+//!
+//! Sizing policy (tile widths, when transposes pay) lives in `conv_plan`; the im2col loops
+//! in `im2col`.
+
+use rayon::prelude::*;
+
+pub(crate) use super::conv_plan::Tuning;
+pub use super::conv_plan::{MIN_TILE_COLS, SCRATCH_BYTES, TILE_BYTES, WIDE_COLS};
+use super::conv_plan::{Plan, Scratch, Tile, add_parts, sum_transposed};
+use super::gemm::{MatMut, MatRef, gemm_into};
+use super::geometry::Conv2dGeometry;
+use super::im2col::{ColBlock, col2im, im2col};
+use crate::element::Element;
+use crate::error::{Result, TensorError};
+
+fn check_len(op: &'static str, len: usize, shape: Vec<usize>, expected: usize) -> Result<()> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(TensorError::Length {
+            op,
+            len,
+            shape,
+            expected,
+        })
+    }
+}
+
+/// Runs `body(images of a, same images of b, scratch, parallel_gemm)` once per worker
+/// chunk (in parallel) or once for the whole batch.
+fn run_chunks<T: Element>(
+    plan: &Plan,
+    (a, a_img): (&[T], usize),
+    (b, b_img): (&mut [T], usize),
+    body: impl Fn(&[T], &mut [T], &mut Scratch<T>, bool) + Sync,
+) {
+    if plan.par_images {
+        let per = plan.images_per_chunk;
+        a.par_chunks(per * a_img)
+            .zip(b.par_chunks_mut(per * b_img))
+            .for_each(|(ac, bc)| body(ac, bc, &mut Scratch::new(plan), false));
+    } else {
+        body(a, b, &mut Scratch::new(plan), plan.threads > 1);
+    }
+}
+
+/// Forward convolution: `y = conv(x, w)` for NCHW `x`, OIHW `w`, NCHW `y` (overwritten).
+pub fn conv2d_forward<T: Element>(g: &Conv2dGeometry, x: &[T], w: &[T], y: &mut [T]) -> Result<()> {
+    conv2d_forward_tuned(g, x, w, y, Tuning::default_for::<T>())
+}
+
+pub(crate) fn conv2d_forward_tuned<T: Element>(
+    g: &Conv2dGeometry,
+    x: &[T],
+    w: &[T],
+    y: &mut [T],
+    tuning: Tuning,
+) -> Result<()> {
+    const OP: &str = "conv2d";
+    g.validate()?;
+    check_len(OP, x.len(), g.input_shape(), g.input_len())?;
+    check_len(OP, w.len(), g.weight_shape(), g.weight_len())?;
+    check_len(OP, y.len(), g.output_shape(), g.output_len())?;
+    let pl = Plan::new(g, tuning);
+    if y.is_empty() {
+        return Ok(());
+    }
+    if pl.ckk == 0 {
+        y.fill(T::zero()); // empty reduction
+        return Ok(());
+    }
+    run_chunks(&pl, (x, pl.in_img), (y, pl.out_img), |xc, yc, s, par| {
+        for t in pl.tiles(xc.len() / pl.in_img) {
+            for gi in 0..pl.groups {
+                forward_tile(g, &pl, (t, gi), (xc, w, yc), s, par);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Below this many column-matrix elements per image band, im2col/col2im stay on one
+/// thread even when the caller runs parallel GEMMs.
+const SPLIT_MIN_ELEMS: usize = 1 << 15;
+
+/// Channels per piece when one band's im2col/col2im is split over the pool (`None`: run
+/// it on this thread). Used only on the small-batch path, where the GEMMs are parallel and
+/// a serial im2col would leave the other cores idle.
+fn split_channels(b: &ColBlock, taps: usize, par: bool) -> Option<usize> {
+    let threads = rayon::current_num_threads();
+    let work = b.channels * taps * b.ld;
+    (par && threads > 1 && b.channels > 1 && work >= SPLIT_MIN_ELEMS)
+        .then(|| b.channels.div_ceil(threads))
+}
+
+/// [`im2col`], split by input channel over the pool when `par` and the band is large:
+/// channels own disjoint row ranges of `cols`, so the pieces never overlap.
+fn im2col_split<T: Element>(g: &Conv2dGeometry, xg: &[T], cols: &mut [T], b: ColBlock, par: bool) {
+    let (taps, hw) = (g.kernel_h * g.kernel_w, g.in_h * g.in_w);
+    match split_channels(&b, taps, par) {
+        None => im2col(g, xg, cols, b),
+        Some(per) => cols
+            .par_chunks_mut(per * taps * b.ld)
+            .zip(xg.par_chunks(per * hw))
+            .for_each(|(c, x)| {
+                im2col(
+                    g,
+                    x,
+                    c,
+                    ColBlock {
+                        channels: x.len() / hw,
+                        ..b
+                    },
+                )
+            }),
+    }
+}
+
+/// [`col2im`], split by input channel like [`im2col_split`]: channels own disjoint planes
+/// of `gxg` as well as disjoint rows of `cols`.
+fn col2im_split<T: Element>(
+    g: &Conv2dGeometry,
+    cols: &mut [T],
+    b: ColBlock,
+    gxg: &mut [T],
+    par: bool,
+) {
+    let (taps, hw) = (g.kernel_h * g.kernel_w, g.in_h * g.in_w);
+    match split_channels(&b, taps, par) {
+        None => col2im(g, cols, b, gxg),
+        Some(per) => cols
+            .par_chunks_mut(per * taps * b.ld)
+            .zip(gxg.par_chunks_mut(per * hw))
+            .for_each(|(c, gx)| {
+                col2im(
+                    g,
+                    c,
+                    ColBlock {
+                        channels: gx.len() / hw,
+                        ..b
+                    },
+                    gx,
+                )
+            }),
+    }
+}
+
+/// Channels `c0..c0+cc` of the column matrix of tile `t`, group `gi`: a strided view of
+/// `x` for a one-image pointwise tile, else built by im2col into `cols`.
+fn cols_block<'a, T: Element>(
+    g: &Conv2dGeometry,
+    pl: &Plan,
+    (t, gi): (Tile, usize),
+    (c0, cc): (usize, usize),
+    x: &'a [T],
+    (cols, par): (&'a mut [T], bool),
+) -> MatRef<'a, T> {
+    let xg = |b: usize| {
+        let at = (t.n0 + b) * pl.in_img + (gi * pl.cg + c0) * pl.hw;
+        &x[at..][..cc * pl.hw]
+    };
+    if pl.direct(t.nb) {
+        return MatRef {
+            data: &xg(0)[t.oh0 * pl.wo..],
+            rows: cc,
+            cols: t.pt(pl),
+            rs: pl.hw,
+            cs: 1,
+        };
+    }
+    let (rows, ncols) = (cc * pl.taps, t.nb * t.pt(pl));
+    for b in 0..t.nb {
+        im2col_split(g, xg(b), cols, t.block(pl, b, cc), par);
+    }
+    MatRef::row_major(&cols[..rows * ncols], rows, ncols)
+}
+
+fn forward_tile<T: Element>(
+    g: &Conv2dGeometry,
+    pl: &Plan,
+    (t, gi): (Tile, usize),
+    (x, w, y): (&[T], &[T], &mut [T]),
+    s: &mut Scratch<T>,
+    par: bool,
+) {
+    let (pt, kg) = (t.pt(pl), pl.kg);
+    let ncols = t.nb * pt;
+    let y_off = |b: usize| (t.n0 + b) * pl.out_img + gi * kg * pl.p;
+    // Summing over channel blocks: y = Σ_blocks W[:, block] · cols[block, :].
+    for (c0, cc) in pl.chan_blocks(t.nb) {
+        let wb = MatRef {
+            data: &w[gi * kg * pl.ckk + c0 * pl.taps..],
+            rows: kg,
+            cols: cc * pl.taps,
+            rs: pl.ckk,
+            cs: 1,
+        };
+        let cols = cols_block(g, pl, (t, gi), (c0, cc), x, (&mut s.cols, par));
+        let mut dst = if t.nb == 1 {
+            // The band of this image's output is a strided [K/g, pt] view: write in place.
+            MatMut {
+                data: &mut y[y_off(0) + t.oh0 * pl.wo..],
+                rows: kg,
+                cols: pt,
+                rs: pl.p,
+                cs: 1,
+            }
+        } else {
+            MatMut::row_major(&mut s.aux[..kg * ncols], kg, ncols)
+        };
+        gemm_into(&mut dst, wb, cols, c0 > 0, par);
+    }
+    if t.nb > 1 {
+        // Several images: the product is [K/g, nb·P] but y is image-major, so scatter.
+        for b in 0..t.nb {
+            let yb = &mut y[y_off(b)..][..kg * pl.p];
+            for (k, dst_row) in yb.chunks_exact_mut(pl.p).enumerate() {
+                dst_row.copy_from_slice(&s.aux[k * ncols + b * pl.p..][..pl.p]);
+            }
+        }
+    }
+}
+
+/// The `[K/g, cols]` output-gradient matrix of tile `t`, group `gi`: a strided view of
+/// `gy` for a one-image tile, else gathered into `aux`.
+fn gy_tile<'a, T: Element>(
+    pl: &Plan,
+    (t, gi): (Tile, usize),
+    gy: &'a [T],
+    aux: &'a mut [T],
+) -> MatRef<'a, T> {
+    let pt = t.pt(pl);
+    let gy_off = |b: usize| (t.n0 + b) * pl.out_img + gi * pl.kg * pl.p;
+    if t.nb == 1 {
+        return MatRef {
+            data: &gy[gy_off(0) + t.oh0 * pl.wo..],
+            rows: pl.kg,
+            cols: pt,
+            rs: pl.p,
+            cs: 1,
+        };
+    }
+    let ncols = t.nb * pt;
+    for b in 0..t.nb {
+        let src = &gy[gy_off(b)..][..pl.kg * pl.p];
+        for (k, src_row) in src.chunks_exact(pl.p).enumerate() {
+            aux[k * ncols + b * pl.p..][..pl.p].copy_from_slice(src_row);
+        }
+    }
+    MatRef::row_major(&aux[..pl.kg * ncols], pl.kg, ncols)
+}
+
+/// Input gradient (a transposed convolution): `gx = convᵀ(gy, w)`, overwriting `gx`.
+pub fn conv2d_input_grad<T: Element>(
+    g: &Conv2dGeometry,
+    gy: &[T],
+    w: &[T],
+    gx: &mut [T],
+) -> Result<()> {
+    conv2d_input_grad_tuned(g, gy, w, gx, Tuning::default_for::<T>())
+}
+
+pub(crate) fn conv2d_input_grad_tuned<T: Element>(
+    g: &Conv2dGeometry,
+    gy: &[T],
+    w: &[T],
+    gx: &mut [T],
+    tuning: Tuning,
+) -> Result<()> {
+    const OP: &str = "conv2d_input_grad";
+    g.validate()?;
+    check_len(OP, gy.len(), g.output_shape(), g.output_len())?;
+    check_len(OP, w.len(), g.weight_shape(), g.weight_len())?;
+    check_len(OP, gx.len(), g.input_shape(), g.input_len())?;
+    let pl = Plan::new(g, tuning);
+    if gx.is_empty() {
+        return Ok(());
+    }
+    if pl.kg == 0 || pl.ckk == 0 {
+        gx.fill(T::zero()); // nothing flows back
+        return Ok(());
+    }
+    // Wᵀ per group, [C/g·kh·kw, K/g] row-major: on wide problems the GEMM runs faster
+    // with a row-major left operand than with a transposed view of w.
+    let wt = if pl.wide {
+        let mut wt = vec![T::zero(); w.len()];
+        sum_transposed(&[w], (pl.ckk, pl.kg), &mut wt);
+        Some(wt)
+    } else {
+        None
+    };
+    let wt = wt.as_deref();
+    run_chunks(
+        &pl,
+        (gy, pl.out_img),
+        (gx, pl.in_img),
+        |gyc, gxc, s, par| {
+            gxc.fill(T::zero());
+            for t in pl.tiles(gyc.len() / pl.out_img) {
+                for gi in 0..pl.groups {
+                    input_grad_tile(g, &pl, (t, gi), (gyc, w, wt, gxc), s, par);
+                }
+            }
+        },
+    );
+    Ok(())
+}
+
+/// The per-group transposed weights `[C/g·kh·kw, K/g]`, when the plan made them.
+type WeightsT<'a, T> = Option<&'a [T]>;
+
+fn input_grad_tile<T: Element>(
+    g: &Conv2dGeometry,
+    pl: &Plan,
+    (t, gi): (Tile, usize),
+    (gy, w, wt, gx): (&[T], &[T], WeightsT<'_, T>, &mut [T]),
+    s: &mut Scratch<T>,
+    par: bool,
+) {
+    let (pt, kg, taps) = (t.pt(pl), pl.kg, pl.taps);
+    let ncols = t.nb * pt;
+    let wg = gi * kg * pl.ckk;
+    let gyt = gy_tile(pl, (t, gi), gy, &mut s.aux);
+    let gx_off = |b: usize, c0: usize| (t.n0 + b) * pl.in_img + (gi * pl.cg + c0) * pl.hw;
+    // Each channel block's rows of cols = Wᵀ·gy are scattered back before the next block
+    // is computed, so the product never leaves cache.
+    for (c0, cc) in pl.chan_blocks(t.nb) {
+        let rows = cc * taps;
+        let wtb = match wt {
+            Some(wt) => MatRef::row_major(&wt[wg + c0 * taps * kg..][..rows * kg], rows, kg),
+            None => MatRef {
+                data: &w[wg + c0 * taps..],
+                rows,
+                cols: kg,
+                rs: 1,
+                cs: pl.ckk,
+            },
+        };
+        if pl.direct(t.nb) {
+            // 1×1 stride 1: each input pixel feeds exactly one output, so the GEMM writes
+            // the gradient in place.
+            let mut dst = MatMut {
+                data: &mut gx[gx_off(0, c0) + t.oh0 * pl.wo..],
+                rows,
+                cols: pt,
+                rs: pl.hw,
+                cs: 1,
+            };
+            gemm_into(&mut dst, wtb, gyt, false, par);
+            continue;
+        }
+        let cols = &mut s.cols[..rows * ncols];
+        gemm_into(
+            &mut MatMut::row_major(cols, rows, ncols),
+            wtb,
+            gyt,
+            false,
+            par,
+        );
+        for b in 0..t.nb {
+            let gxb = &mut gx[gx_off(b, c0)..][..cc * pl.hw];
+            col2im_split(g, cols, t.block(pl, b, cc), gxb, par);
+        }
+    }
+}
+
+/// Weight gradient: `gw = Σ_n gy_n · col(x_n)ᵀ`, overwriting `gw`.
+///
+/// Each worker accumulates into a private buffer; the partials are summed in chunk order,
+/// so the result is deterministic for a given thread count. The buffers hold gwᵀ
+/// (`[C/g·kh·kw, K/g]` per group): `gemm` runs this product ~1.5–2× faster with a
+/// column-major destination, and one final transpose costs little.
+pub fn conv2d_weight_grad<T: Element>(
+    g: &Conv2dGeometry,
+    x: &[T],
+    gy: &[T],
+    gw: &mut [T],
+) -> Result<()> {
+    conv2d_weight_grad_tuned(g, x, gy, gw, Tuning::default_for::<T>())
+}
+
+pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
+    g: &Conv2dGeometry,
+    x: &[T],
+    gy: &[T],
+    gw: &mut [T],
+    tuning: Tuning,
+) -> Result<()> {
+    const OP: &str = "conv2d_weight_grad";
+    g.validate()?;
+    check_len(OP, x.len(), g.input_shape(), g.input_len())?;
+    check_len(OP, gy.len(), g.output_shape(), g.output_len())?;
+    check_len(OP, gw.len(), g.weight_shape(), g.weight_len())?;
+    let pl = Plan::new(g, tuning);
+    if gw.is_empty() {
+        return Ok(());
+    }
+    if gy.is_empty() || x.is_empty() {
+        gw.fill(T::zero()); // empty batch (or image): empty sum
+        return Ok(());
+    }
+    // Wide problems accumulate gwᵀ (see `conv2d_weight_grad`), narrow ones gw itself.
+    let body = |xc: &[T], gyc: &[T], acc: &mut [T], s: &mut Scratch<T>, par: bool| {
+        for (i, t) in pl.tiles(xc.len() / pl.in_img).enumerate() {
+            for gi in 0..pl.groups {
+                weight_grad_tile(g, &pl, (t, gi), (xc, gyc, &mut *acc), s, (i > 0, par));
+            }
+        }
+    };
+    let gw_len = gw.len();
+    let alloc_body = |xc: &[T], gyc: &[T], par: bool| {
+        let mut acc = vec![T::zero(); gw_len];
+        body(xc, gyc, &mut acc, &mut Scratch::new(&pl), par);
+        acc
+    };
+    let chunk = |n: usize| (n * pl.in_img, n * pl.out_img);
+    match (pl.par_images, pl.wide) {
+        (false, false) => body(x, gy, gw, &mut Scratch::new(&pl), pl.threads > 1),
+        (false, true) => {
+            let acc = alloc_body(x, gy, pl.threads > 1);
+            sum_transposed(&[&acc], (pl.kg, pl.ckk), gw);
+        }
+        (true, false) => {
+            // Chunk 0 accumulates straight into gw; the others into private buffers that
+            // are then added in chunk order (reproducible for a given thread count).
+            let (x_len, gy_len) = chunk(pl.images_per_chunk);
+            let ((x0, x_rest), (gy0, gy_rest)) = (x.split_at(x_len), gy.split_at(gy_len));
+            let (_, rest): ((), Vec<Vec<T>>) = rayon::join(
+                || body(x0, gy0, &mut *gw, &mut Scratch::new(&pl), false),
+                || {
+                    x_rest
+                        .par_chunks(x_len)
+                        .zip(gy_rest.par_chunks(gy_len))
+                        .map(|(xc, gyc)| alloc_body(xc, gyc, false))
+                        .collect()
+                },
+            );
+            add_parts(&rest, gw);
+        }
+        (true, true) => {
+            let (x_len, gy_len) = chunk(pl.images_per_chunk);
+            let partials: Vec<Vec<T>> = x
+                .par_chunks(x_len)
+                .zip(gy.par_chunks(gy_len))
+                .map(|(xc, gyc)| alloc_body(xc, gyc, false))
+                .collect();
+            // Summed in chunk order (0, 1, …): reproducible for a given thread count.
+            let parts: Vec<&[T]> = partials.iter().map(Vec::as_slice).collect();
+            sum_transposed(&parts, (pl.kg, pl.ckk), gw);
+        }
+    }
+    Ok(())
+}
+
+fn weight_grad_tile<T: Element>(
+    g: &Conv2dGeometry,
+    pl: &Plan,
+    (t, gi): (Tile, usize),
+    (x, gy, acc): (&[T], &[T], &mut [T]),
+    s: &mut Scratch<T>,
+    (accumulate, par): (bool, bool),
+) {
+    let (kg, taps) = (pl.kg, pl.taps);
+    let gyt = gy_tile(pl, (t, gi), gy, &mut s.aux);
+    for (c0, cc) in pl.chan_blocks(t.nb) {
+        let cols = cols_block(g, pl, (t, gi), (c0, cc), x, (&mut s.cols, par));
+        // Columns c0·taps.. of this group's [K/g, C/g·kh·kw] block of gw, stored
+        // column-major (as gwᵀ) when wide.
+        let at = gi * kg * pl.ckk + c0 * taps * if pl.wide { kg } else { 1 };
+        let (rs, cs) = if pl.wide { (1, kg) } else { (pl.ckk, 1) };
+        let mut dst = MatMut {
+            data: &mut acc[at..],
+            rows: kg,
+            cols: cc * taps,
+            rs,
+            cs,
+        };
+        gemm_into(&mut dst, gyt, cols.t(), accumulate, par);
+    }
+}
