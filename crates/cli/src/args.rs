@@ -1,0 +1,200 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "convnet",
+    version,
+    about = "Train, evaluate and inspect classic convolutional networks"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a zoo model on a data set (default: LeNet-5 on MNIST).
+    Train(TrainArgs),
+    /// Evaluate a checkpoint on a data set's test split.
+    Eval(EvalArgs),
+    /// Print a model's layer-by-layer summary (no data needed).
+    Summary(SummaryArgs),
+    /// List the models in the zoo.
+    Models,
+    /// List the data sets and whether they are present in the data directory.
+    Datasets(DataDirArg),
+    /// Download a data set's standard files and verify their checksums.
+    Download(DownloadArgs),
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Train(TrainArgs::default())
+    }
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct DataDirArg {
+    /// Data directory (default: $CONVNET_DATA, else ./data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerName {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adagrad,
+    Rmsprop,
+    Adadelta,
+    Adam,
+    Adamw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleName {
+    Constant,
+    Step,
+    Exponential,
+    Cosine,
+    WarmupCosine,
+    Plateau,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressName {
+    Auto,
+    Bar,
+    Lines,
+    None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Model from the zoo (see `convnet models`).
+    #[arg(long, default_value = "lenet5")]
+    pub model: String,
+    /// Data set: mnist, fashion-mnist or cifar10.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerName>,
+    /// Initial learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleName>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Output directory for checkpoints and the CSV log (default: runs/<model>-<dataset>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from a checkpoint (e.g. runs/lenet5-mnist/last.safetensors).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Train on at most this many batches per epoch (a quick run).
+    #[arg(long)]
+    pub limit_train_batches: Option<usize>,
+    /// Validate on at most this many batches.
+    #[arg(long)]
+    pub limit_val_batches: Option<usize>,
+    /// Use only the first N training images.
+    #[arg(long)]
+    pub train_subset: Option<usize>,
+    /// Stop after this many optimizer steps in total (as if interrupted; resume later).
+    #[arg(long)]
+    pub stop_after_steps: Option<u64>,
+    /// Write a checkpoint every N steps as well as every epoch.
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Random crop (padding 4) and horizontal flip; default on for CIFAR-10.
+    #[arg(long)]
+    pub augment: Option<bool>,
+    /// Stop when validation loss has not improved for this many epochs.
+    #[arg(long)]
+    pub early_stopping: Option<usize>,
+    #[arg(long, value_enum, default_value_t = ProgressName::Auto)]
+    pub progress: ProgressName,
+    /// Number of threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl Default for TrainArgs {
+    fn default() -> Self {
+        TrainArgs::parse_from(["train"])
+    }
+}
+
+#[derive(Debug, Clone, Parser)]
+struct TrainOnly {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+impl TrainArgs {
+    fn parse_from<I: IntoIterator<Item = &'static str>>(it: I) -> Self {
+        TrainOnly::parse_from(it).args
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Checkpoint written by `convnet train`.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Model (default: the one recorded in the checkpoint).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Data set (default: the one recorded in the checkpoint).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Evaluate on at most this many batches.
+    #[arg(long)]
+    pub limit_batches: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SummaryArgs {
+    #[arg(long, default_value = "lenet5")]
+    pub model: String,
+    /// Input as CxHxW, e.g. 3x224x224 (default: the model's usual input).
+    #[arg(long)]
+    pub input: Option<String>,
+    #[arg(long)]
+    pub classes: Option<usize>,
+    /// Batch size for the activation-memory column.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Print Markdown instead of a text table.
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DownloadArgs {
+    /// mnist or fashion-mnist.
+    pub dataset: String,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Fetch from this base URL instead of the standard mirror.
+    #[arg(long)]
+    pub base_url: Option<String>,
+}

@@ -1,0 +1,204 @@
+//! The `convnet` binary end to end: the listings, the errors a user can hit (and their exit
+//! codes), a short real training run on MNIST that must beat chance, and resume.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("CONVNET_DATA")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+fn convnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_convnet"))
+        .args(args)
+        .env("CONVNET_DATA", data_dir())
+        .output()
+        .expect("the convnet binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn models_and_datasets_are_listed() {
+    let o = convnet(&["models"]);
+    assert!(o.status.success());
+    let t = text(&o);
+    for name in [
+        "lenet5",
+        "alexnet",
+        "vgg16",
+        "googlenet",
+        "resnet18",
+        "resnet20",
+    ] {
+        assert!(t.contains(name), "{t}");
+    }
+    assert!(t.contains("138,357,544"), "{t}");
+    let o = convnet(&["datasets"]);
+    assert!(o.status.success());
+    assert!(text(&o).contains("60000 images"), "{}", text(&o));
+}
+
+#[test]
+fn summary_prints_the_shape_arithmetic() {
+    let o = convnet(&["summary", "--model", "lenet5"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("(28 − 5 + 2·2)/1 + 1 = 28"), "{t}");
+    assert!(t.contains("61,706"), "{t}");
+    let o = convnet(&[
+        "summary",
+        "--model",
+        "resnet18",
+        "--input",
+        "3x224x224",
+        "--markdown",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("11,689,512"), "{}", text(&o));
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_what_is_valid() {
+    let o = convnet(&["train", "--model", "lenet6"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("unknown model `lenet6`; valid names: lenet5"),
+        "{}",
+        text(&o)
+    );
+    let o = convnet(&["train", "--dataset", "imagenet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("valid datasets: mnist, fashion-mnist, cifar10"),
+        "{}",
+        text(&o)
+    );
+    let o = convnet(&["summary", "--input", "3by32"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = convnet(&["summary", "--model", "vgg16", "--input", "3x16x16"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("the smallest that works is 3×32×32"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn missing_data_exits_66_and_says_how_to_get_it() {
+    let o = Command::new(env!("CARGO_BIN_EXE_convnet"))
+        .args(["train", "--data-dir", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(66));
+    assert!(text(&o).contains("convnet download mnist"), "{}", text(&o));
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck.safetensors");
+    std::fs::write(&ck, b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ").unwrap();
+    let o = convnet(&["eval", "--checkpoint", ck.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("ck.safetensors"), "{}", text(&o));
+    let o = convnet(&["eval", "--checkpoint", "/nonexistent.safetensors"]);
+    assert_eq!(o.status.code(), Some(66));
+}
+
+/// A fraction of an epoch of real MNIST through the CLI must lift validation accuracy well
+/// above chance (10 %); then the run is interrupted, resumed, and evaluated.
+#[test]
+fn short_training_beats_chance_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = convnet(&[
+        "train",
+        "--epochs",
+        "1",
+        "--limit-train-batches",
+        "40",
+        "--limit-val-batches",
+        "4",
+        "--progress",
+        "none",
+        "--out",
+        out,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("epoch"))
+        .unwrap_or_else(|| panic!("{t}"));
+    let acc: f64 = line
+        .split("val loss")
+        .nth(1)
+        .and_then(|s| s.split("acc").nth(1))
+        .and_then(|s| s.trim().split('%').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no validation accuracy in {line}"));
+    assert!(acc > 50.0, "validation accuracy {acc}% after 40 steps");
+    assert!(Path::new(out).join("log.csv").is_file());
+
+    let o = convnet(&[
+        "train",
+        "--epochs",
+        "1",
+        "--limit-train-batches",
+        "20",
+        "--limit-val-batches",
+        "2",
+        "--progress",
+        "none",
+        "--out",
+        out,
+        "--stop-after-steps",
+        "10",
+        "--checkpoint-every",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("stopped after step 10"), "{}", text(&o));
+    let last = Path::new(out).join("last.safetensors");
+    let o = convnet(&[
+        "train",
+        "--epochs",
+        "1",
+        "--limit-train-batches",
+        "20",
+        "--limit-val-batches",
+        "2",
+        "--progress",
+        "none",
+        "--out",
+        out,
+        "--resume",
+        last.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("resumed from"), "{}", text(&o));
+    assert!(text(&o).contains("trained 20 steps"), "{}", text(&o));
+    let o = convnet(&[
+        "eval",
+        "--checkpoint",
+        last.to_str().unwrap(),
+        "--limit-batches",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("lenet5 on mnist test: loss"),
+        "{}",
+        text(&o)
+    );
+}
