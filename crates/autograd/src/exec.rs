@@ -13,6 +13,7 @@ use crate::error::{AutogradError, Result};
 use crate::feeds::{FeedKey, Feeds};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
+use crate::ops::dispatch::{MapInPlace, ZipInPlace};
 use crate::params::ParamStore;
 use crate::plan::{Alloc, Plan};
 use crate::shape::Dim;
@@ -141,8 +142,7 @@ impl<T: Element> Plan<T> {
                 op => match (s.alloc, op) {
                     (Alloc::InPlace(pos), Op::Unary(u)) => {
                         let mut t = values[s.inputs[pos]].take().ok_or_else(|| missing(s))?;
-                        let u = *u;
-                        t.map_inplace(move |v| u.apply(v));
+                        u.dispatch(MapInPlace(&mut t));
                         t
                     }
                     (Alloc::InPlace(pos), Op::Binary(b)) => {
@@ -150,12 +150,12 @@ impl<T: Element> Plan<T> {
                             .clone()
                             .ok_or_else(|| missing(s))?;
                         let mut t = values[s.inputs[pos]].take().ok_or_else(|| missing(s))?;
-                        let b = *b;
-                        let r = if pos == 0 {
-                            t.zip_inplace(&other, b.name(), move |d, o| *d = b.apply(*d, o))
-                        } else {
-                            t.zip_inplace(&other, b.name(), move |d, o| *d = b.apply(o, *d))
-                        };
+                        let r = b.dispatch(ZipInPlace {
+                            dst: &mut t,
+                            other: &other,
+                            name: b.name(),
+                            dst_is_rhs: pos == 1,
+                        });
                         r.map_err(|e| AutogradError::Tensor {
                             op: b.name(),
                             node: s.name.clone(),

@@ -75,7 +75,11 @@ impl BinaryOp {
     }
 
     pub(crate) fn eval<T: Element>(self, a: &Tensor<T>, b: &Tensor<T>) -> EvalResult<T> {
-        Ok(a.zip_with(b, self.name(), move |x, y| self.apply(x, y))?)
+        Ok(self.dispatch(super::dispatch::Zip {
+            a,
+            b,
+            name: self.name(),
+        })?)
     }
 
     pub(crate) fn grad<T: Element>(

@@ -135,7 +135,7 @@ impl UnaryOp {
     }
 
     pub(crate) fn eval<T: Element>(self, x: &Tensor<T>) -> Tensor<T> {
-        x.map(move |v| self.apply(v))
+        self.dispatch(super::dispatch::Map(x))
     }
 
     /// The gradient w.r.t. `x` of the node `y = self(x)`, given `gy`.

@@ -168,18 +168,19 @@ impl<T: Element> Tensor<T> {
                 _ => runs.push((a, a)),
             }
         }
-        let mut data = self.data().into_owned();
+        // Borrowed when the input is contiguous: the first pass reads it in place.
+        let mut data = self.data();
         let mut cur = shape.clone();
         for &(first, last) in runs.iter().rev() {
             let outer: usize = cur[..first].iter().product();
             let len: usize = cur[first..=last].iter().product();
             let inner: usize = cur[last + 1..].iter().product();
-            data = fold_block(&data, outer, len, inner, fold);
+            data = std::borrow::Cow::Owned(fold_block(&data, outer, len, inner, fold));
             for d in &mut cur[first..=last] {
                 *d = 1;
             }
         }
-        Tensor::from_vec(data, &out_shape)
+        Tensor::from_vec(data.into_owned(), &out_shape)
     }
 
     /// Sum over `axes` (all axes when empty).
