@@ -9,7 +9,7 @@
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
-use convnet_tensor::{Tensor, rng_from_seed};
+use convnet_tensor::{Tensor, mix_seed as mix, rng_from_seed};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -78,14 +78,6 @@ pub struct Batch {
 pub struct DataLoader {
     dataset: Dataset,
     config: LoaderConfig,
-}
-
-/// splitmix64: decorrelates derived seeds so (seed, epoch, batch) streams do not overlap.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 impl DataLoader {

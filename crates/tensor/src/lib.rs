@@ -31,5 +31,5 @@ pub use error::{Result, TensorError};
 pub use layout::{Dims, Layout};
 pub use ops::conv::Conv2dParams;
 pub use ops::pool::Pool2dParams;
-pub use random::{ConvnetRng, rng_from_seed};
+pub use random::{ConvnetRng, mix_seed, rng_from_seed};
 pub use tensor::Tensor;

@@ -22,6 +22,15 @@ pub fn rng_from_seed(seed: u64) -> ConvnetRng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
+/// splitmix64's finaliser: turns related seeds (run seed, epoch, step, …) into decorrelated
+/// ones, so streams derived from (seed, position) do not overlap.
+pub fn mix_seed(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// One standard normal sample (Box–Muller; uses two uniforms, discards the sine half so the
 /// stream position depends only on the number of samples drawn).
 pub fn standard_normal(rng: &mut ConvnetRng) -> f64 {

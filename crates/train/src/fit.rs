@@ -14,7 +14,7 @@ use convnet_nn::loss::labels;
 use convnet_nn::{Inference, Loss, Model, ParamStore, TrainStep};
 use convnet_optim::schedule::Scheduler;
 use convnet_optim::{Optimizer, clip_grad_norm};
-use convnet_tensor::Tensor;
+use convnet_tensor::{Tensor, mix_seed as mix};
 
 use crate::callbacks::{Callback, Control};
 use crate::checkpoint::{Checkpoint, TrainPosition};
@@ -93,14 +93,6 @@ pub struct FitReport {
     pub step_losses: Vec<f64>,
     pub position: TrainPosition,
     pub stopped_early: bool,
-}
-
-/// splitmix64, to derive per-step seeds.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A model with its parameters, optimizer and schedule, ready to fit.

@@ -22,6 +22,7 @@
 
 use rayon::prelude::*;
 
+use super::check_len;
 pub(crate) use super::conv_plan::Tuning;
 pub use super::conv_plan::{MIN_TILE_COLS, SCRATCH_BYTES, TILE_BYTES, WIDE_COLS};
 use super::conv_plan::{Plan, Scratch, Tile, add_parts, sum_transposed};
@@ -29,20 +30,7 @@ use super::gemm::{MatMut, MatRef, gemm_into};
 use super::geometry::Conv2dGeometry;
 use super::im2col::{ColBlock, col2im, im2col};
 use crate::element::Element;
-use crate::error::{Result, TensorError};
-
-fn check_len(op: &'static str, len: usize, shape: Vec<usize>, expected: usize) -> Result<()> {
-    if len == expected {
-        Ok(())
-    } else {
-        Err(TensorError::Length {
-            op,
-            len,
-            shape,
-            expected,
-        })
-    }
-}
+use crate::error::Result;
 
 /// Runs `body(images of a, same images of b, scratch, parallel_gemm)` once per worker
 /// chunk (in parallel) or once for the whole batch.

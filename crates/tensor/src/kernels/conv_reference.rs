@@ -3,22 +3,10 @@
 //! with an explicit bounds test for padding, accumulating in f64 so that f32 comparisons
 //! measure only the fast kernel's rounding.
 
+use super::check_len as check;
 use super::geometry::Conv2dGeometry;
 use crate::element::Element;
-use crate::error::{Result, TensorError};
-
-fn check(op: &'static str, len: usize, shape: Vec<usize>, expected: usize) -> Result<()> {
-    if len == expected {
-        Ok(())
-    } else {
-        Err(TensorError::Length {
-            op,
-            len,
-            shape,
-            expected,
-        })
-    }
-}
+use crate::error::Result;
 
 /// Calls `f(n, k, oh, ow, c, ki, kj, ih, iw)` for every term of the convolution sum whose
 /// input position is inside the image (padding contributes zero, so it is skipped).

@@ -25,3 +25,24 @@ mod pool_tests;
 mod tests;
 
 pub use geometry::{Conv2dGeometry, Pool2dGeometry};
+
+use crate::error::{Result, TensorError};
+
+/// Every kernel checks each slice against the length its geometry implies before touching it.
+pub(crate) fn check_len(
+    op: &'static str,
+    len: usize,
+    shape: Vec<usize>,
+    expected: usize,
+) -> Result<()> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(TensorError::Length {
+            op,
+            len,
+            shape,
+            expected,
+        })
+    }
+}

@@ -12,6 +12,7 @@
 
 use rayon::prelude::*;
 
+use super::check_len;
 use super::geometry::Pool2dGeometry;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -95,19 +96,6 @@ impl Windows {
         } else {
             T::of_usize((r.hi - r.lo) * (c.hi - c.lo))
         }
-    }
-}
-
-fn check_len(op: &'static str, len: usize, shape: Vec<usize>, expected: usize) -> Result<()> {
-    if len == expected {
-        Ok(())
-    } else {
-        Err(TensorError::Length {
-            op,
-            len,
-            shape,
-            expected,
-        })
     }
 }
 

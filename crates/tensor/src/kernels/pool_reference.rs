@@ -3,22 +3,10 @@
 //! Each function walks every window position in padded coordinates and tests it against
 //! the image explicitly, transcribing PyTorch's definitions as literally as possible.
 
+use super::check_len as check;
 use super::geometry::Pool2dGeometry;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-
-fn check(op: &'static str, len: usize, shape: Vec<usize>, expected: usize) -> Result<()> {
-    if len == expected {
-        Ok(())
-    } else {
-        Err(TensorError::Length {
-            op,
-            len,
-            shape,
-            expected,
-        })
-    }
-}
 
 /// In-image flat indices of the window of output `(oh, ow)` in plane `nc`, row-major.
 fn window(g: &Pool2dGeometry, nc: usize, oh: usize, ow: usize) -> Vec<usize> {
