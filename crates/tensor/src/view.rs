@@ -115,7 +115,7 @@ impl<T: Element> Tensor<T> {
                 format!("{:?} cannot be viewed as {shape:?}", self.shape()),
             )
         };
-        if holes > 1 || known == 0 || self.numel() % known != 0 {
+        if holes > 1 || known == 0 || !self.numel().is_multiple_of(known) {
             return Err(bad());
         }
         let full: Vec<usize> = shape

@@ -265,7 +265,7 @@ impl Trainer {
                 }
                 if config
                     .checkpoint_every
-                    .is_some_and(|k| k > 0 && self.position.step % k == 0)
+                    .is_some_and(|k| k > 0 && self.position.step.is_multiple_of(k))
                 {
                     self.save(config, "last.safetensors")?;
                 }

@@ -75,7 +75,7 @@ impl EpochProgress {
             bar.set_position(done as u64);
             bar.set_message(msg);
         } else if let Some(every) = self.lines_every
-            && (done % every == 0 || done == self.total)
+            && (done.is_multiple_of(every) || done == self.total)
         {
             let eta = if done > 0 {
                 elapsed.mul_f64((self.total - done) as f64 / done as f64)

@@ -40,7 +40,7 @@ pub(crate) fn build<T: Element>(spec: &Spec) -> Result<Box<dyn Module<T>>> {
     if let Some((bottleneck, blocks)) = imagenet_config(depth) {
         return Ok(Box::new(imagenet(spec, bottleneck, blocks)));
     }
-    if depth >= 8 && (depth - 2) % 6 == 0 {
+    if depth >= 8 && (depth - 2).is_multiple_of(6) {
         return Ok(Box::new(cifar(spec, (depth - 2) / 6)));
     }
     Err(ZooError::config(spec.name, "not a ResNet depth"))

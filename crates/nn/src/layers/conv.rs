@@ -178,8 +178,8 @@ impl<T: Element> Module<T> for Conv2d {
             ));
         }
         if self.groups == 0
-            || self.in_channels % self.groups != 0
-            || self.out_channels % self.groups != 0
+            || !self.in_channels.is_multiple_of(self.groups)
+            || !self.out_channels.is_multiple_of(self.groups)
         {
             return bad(format!(
                 "groups {} must divide both in_channels {} and out_channels {}",

@@ -113,7 +113,9 @@ impl Conv2dGeometry {
         if self.groups == 0 {
             return Err(TensorError::invalid(OP, "groups must be positive, got 0"));
         }
-        if self.in_channels % self.groups != 0 || self.out_channels % self.groups != 0 {
+        if !self.in_channels.is_multiple_of(self.groups)
+            || !self.out_channels.is_multiple_of(self.groups)
+        {
             return Err(TensorError::invalid(
                 OP,
                 format!(
