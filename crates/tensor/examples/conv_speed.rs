@@ -2,9 +2,10 @@
 //!
 //! `cargo run -p convnet-tensor --release --example conv_speed [name-filter]`
 //!
-//! Prints GFLOP/s of forward, input-gradient and weight-gradient passes for the ResNet-CIFAR
-//! and LeNet layer shapes, each also as a fraction of a square n=1024 f32 GEMM on the whole
-//! rayon pool. Informational only: nothing here asserts a timing.
+//! Prints GFLOP/s of forward, input-gradient and weight-gradient passes for the ResNet-CIFAR,
+//! VGG and LeNet layer shapes, each also as a fraction of a square n=1024 f32 GEMM on the
+//! whole rayon pool — once with the default algorithm (direct kernels where they apply) and
+//! once forced to im2col + GEMM. Informational only: nothing here asserts a timing.
 //!
 //! Timing is interleaved — every round times the reference GEMM and the three passes once
 //! each — and the best round of each is kept. On a shared VM interference only ever adds
@@ -13,7 +14,9 @@
 use std::time::Instant;
 
 use convnet_tensor::kernels::Conv2dGeometry;
-use convnet_tensor::kernels::conv::{conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
+use convnet_tensor::kernels::conv::{
+    ConvAlgorithm, conv2d_forward_with, conv2d_input_grad_with, conv2d_weight_grad_with,
+};
 use convnet_tensor::kernels::gemm::{MatMut, MatRef, gemm_into};
 
 const ROUNDS: usize = 25;
@@ -94,16 +97,26 @@ fn bench(name: &str, g: Conv2dGeometry, peak: &mut Peak) {
     let x = data(g.input_len(), 3);
     let w = data(g.weight_len(), 4);
     let gy = data(g.output_len(), 5);
-    let mut y = vec![0.0f32; g.output_len()];
-    let mut gx = vec![0.0f32; g.input_len()];
-    let mut gw = vec![0.0f32; g.weight_len()];
-    let mut passes: [Box<dyn FnMut() + '_>; 4] = [
-        Box::new(|| peak.run()),
-        Box::new(|| conv2d_forward(&g, &x, &w, &mut y).unwrap()),
-        Box::new(|| conv2d_input_grad(&g, &gy, &w, &mut gx).unwrap()),
-        Box::new(|| conv2d_weight_grad(&g, &x, &gy, &mut gw).unwrap()),
-    ];
-    let mut best = [f64::INFINITY; 4];
+    let (mut y, mut gx, mut gw) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in ALGORITHMS {
+        y.push(vec![0.0f32; g.output_len()]);
+        gx.push(vec![0.0f32; g.input_len()]);
+        gw.push(vec![0.0f32; g.weight_len()]);
+    }
+    let mut passes: Vec<Box<dyn FnMut() + '_>> = vec![Box::new(|| peak.run())];
+    for (((algo, y), gx), gw) in ALGORITHMS.into_iter().zip(&mut y).zip(&mut gx).zip(&mut gw) {
+        let (x, w, gy, g) = (&x, &w, &gy, &g);
+        passes.push(Box::new(move || {
+            conv2d_forward_with(algo, g, x, w, y).unwrap()
+        }));
+        passes.push(Box::new(move || {
+            conv2d_input_grad_with(algo, g, gy, w, gx).unwrap()
+        }));
+        passes.push(Box::new(move || {
+            conv2d_weight_grad_with(algo, g, x, gy, gw).unwrap()
+        }));
+    }
+    let mut best = vec![f64::INFINITY; passes.len()];
     for round in 0..=ROUNDS {
         for (b, f) in best.iter_mut().zip(passes.iter_mut()) {
             let t = secs(f.as_mut());
@@ -115,14 +128,22 @@ fn bench(name: &str, g: Conv2dGeometry, peak: &mut Peak) {
     drop(passes);
     let peak_gf = peak.gflop() / best[0];
     let gf = g.flops() as f64 / 1e9;
-    let [fwd, dx, dw] = [gf / best[1], gf / best[2], gf / best[3]];
-    println!(
-        "{name:<28} peak {peak_gf:6.1} | fwd {fwd:6.1} ({:3.0}%)  dx {dx:6.1} ({:3.0}%)  dw {dw:6.1} ({:3.0}%)",
-        100.0 * fwd / peak_gf,
-        100.0 * dx / peak_gf,
-        100.0 * dw / peak_gf
-    );
+    println!("{name} (peak {peak_gf:.1})");
+    for (algo, times) in ALGORITHMS.iter().zip(best[1..].chunks(3)) {
+        let [fwd, dx, dw] = [gf / times[0], gf / times[1], gf / times[2]];
+        println!(
+            "  {:<12} fwd {fwd:6.1} ({:3.0}%)  dx {dx:6.1} ({:3.0}%)  dw {dw:6.1} ({:3.0}%)",
+            format!("{algo:?}"),
+            100.0 * fwd / peak_gf,
+            100.0 * dx / peak_gf,
+            100.0 * dw / peak_gf
+        );
+    }
 }
+
+/// Auto (direct kernels where they apply) and the im2col + GEMM path, timed in the same
+/// rounds.
+const ALGORITHMS: [ConvAlgorithm; 2] = [ConvAlgorithm::Auto, ConvAlgorithm::Im2colGemm];
 
 fn main() {
     let threads = rayon::current_num_threads();
@@ -141,6 +162,8 @@ fn main() {
         ("lenet 1->6 5x5 p2 28x28 b64", geometry(64, 1, 6, 28, 5, 2)),
         ("lenet 6->16 5x5 14x14 b64", geometry(64, 6, 16, 14, 5, 0)),
         ("1x1 256->64 16x16 b32", geometry(32, 256, 64, 16, 1, 0)),
+        ("vgg 3->64 224x224 b8", geometry(8, 3, 64, 224, 3, 1)),
+        ("vgg 64->64 224x224 b8", geometry(8, 64, 64, 224, 3, 1)),
     ];
     for (name, g) in shapes {
         if name.contains(&only) {

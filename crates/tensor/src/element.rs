@@ -44,10 +44,27 @@ pub trait Element:
     fn of_usize(n: usize) -> Self {
         Self::of_f64(n as f64)
     }
+    /// The slice itself when `Self` is `f32`: lets generic kernels hand f32 data to
+    /// f32-only SIMD paths without `unsafe` casts.
+    fn f32_slice(s: &[Self]) -> Option<&[f32]> {
+        let _ = s;
+        None
+    }
+    /// Mutable form of [`Element::f32_slice`].
+    fn f32_slice_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        let _ = s;
+        None
+    }
 }
 
 impl Element for f32 {
     const DTYPE: DType = DType::F32;
+    fn f32_slice(s: &[Self]) -> Option<&[f32]> {
+        Some(s)
+    }
+    fn f32_slice_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        Some(s)
+    }
     #[inline(always)]
     fn of_f64(v: f64) -> Self {
         v as f32

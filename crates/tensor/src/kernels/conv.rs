@@ -19,6 +19,9 @@
 //!
 //! Sizing policy (tile widths, when transposes pay) lives in `conv_plan`; the im2col loops
 //! in `im2col`.
+//!
+//! Stride-1, single-group f32 convolutions on AVX-512 machines take the faster direct
+//! kernels of [`super::direct`] instead; [`ConvAlgorithm`] chooses explicitly.
 
 use rayon::prelude::*;
 
@@ -26,11 +29,62 @@ use super::check_len;
 pub(crate) use super::conv_plan::Tuning;
 pub use super::conv_plan::{MIN_TILE_COLS, SCRATCH_BYTES, TILE_BYTES, WIDE_COLS};
 use super::conv_plan::{Plan, Scratch, Tile, add_parts, sum_transposed};
+use super::direct::{self, Pass};
 use super::gemm::{MatMut, MatRef, gemm_into};
 use super::geometry::Conv2dGeometry;
 use super::im2col::{ColBlock, col2im, im2col};
 use crate::element::Element;
-use crate::error::Result;
+use crate::error::{Result, TensorError};
+
+/// Which kernel family runs a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConvAlgorithm {
+    /// The direct kernels where they apply (f32, stride 1, one group, AVX-512F), else
+    /// im2col + GEMM.
+    #[default]
+    Auto,
+    /// Always im2col + GEMM (any dtype, stride, dilation, groups, CPU).
+    Im2colGemm,
+    /// The direct kernels, or an error saying why they cannot run this convolution.
+    Direct,
+}
+
+/// Runs a direct kernel when `algorithm` allows it: `Ok(true)` if it ran, `Ok(false)` to
+/// fall through to im2col, an error when [`ConvAlgorithm::Direct`] was demanded but cannot
+/// run. `run` returns `None` for non-f32 data, else whether the kernel applied.
+fn direct_pass(
+    algorithm: ConvAlgorithm,
+    op: &'static str,
+    g: &Conv2dGeometry,
+    pass: Pass,
+    run: impl FnOnce() -> Option<bool>,
+) -> Result<bool> {
+    let wanted = match algorithm {
+        ConvAlgorithm::Im2colGemm => false,
+        ConvAlgorithm::Auto => direct::preferred(pass, g),
+        ConvAlgorithm::Direct => true,
+    };
+    if !wanted {
+        return Ok(false);
+    }
+    let ran = run();
+    if ran == Some(true) || algorithm == ConvAlgorithm::Auto {
+        return Ok(ran == Some(true));
+    }
+    let why = match ran {
+        None => "f64 data (the direct kernels are f32)".to_string(),
+        Some(_) => direct::unavailable_reason(g, pass == Pass::InputGrad)
+            .unwrap_or_else(|| "not supported".to_string()),
+    };
+    Err(TensorError::invalid(
+        op,
+        format!(
+            "input {:?}, weight {:?}: the direct algorithm cannot run this convolution: {why}",
+            g.input_shape(),
+            g.weight_shape()
+        ),
+    ))
+}
 
 /// Runs `body(images of a, same images of b, scratch, parallel_gemm)` once per worker
 /// chunk (in parallel) or once for the whole batch.
@@ -55,6 +109,21 @@ pub fn conv2d_forward<T: Element>(g: &Conv2dGeometry, x: &[T], w: &[T], y: &mut 
     conv2d_forward_tuned(g, x, w, y, Tuning::default_for::<T>())
 }
 
+/// [`conv2d_forward`] with an explicit choice of kernel family.
+pub fn conv2d_forward_with<T: Element>(
+    algorithm: ConvAlgorithm,
+    g: &Conv2dGeometry,
+    x: &[T],
+    w: &[T],
+    y: &mut [T],
+) -> Result<()> {
+    let tuning = Tuning {
+        algorithm,
+        ..Tuning::default_for::<T>()
+    };
+    conv2d_forward_tuned(g, x, w, y, tuning)
+}
+
 pub(crate) fn conv2d_forward_tuned<T: Element>(
     g: &Conv2dGeometry,
     x: &[T],
@@ -73,6 +142,13 @@ pub(crate) fn conv2d_forward_tuned<T: Element>(
     }
     if pl.ckk == 0 {
         y.fill(T::zero()); // empty reduction
+        return Ok(());
+    }
+    let direct = || match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
+        (Some(x), Some(w), Some(y)) => Some(direct::forward(g, x, w, y)),
+        _ => None,
+    };
+    if direct_pass(tuning.algorithm, OP, g, Pass::Forward, direct)? {
         return Ok(());
     }
     run_chunks(&pl, (x, pl.in_img), (y, pl.out_img), |xc, yc, s, par| {
@@ -266,6 +342,21 @@ pub fn conv2d_input_grad<T: Element>(
     conv2d_input_grad_tuned(g, gy, w, gx, Tuning::default_for::<T>())
 }
 
+/// [`conv2d_input_grad`] with an explicit choice of kernel family.
+pub fn conv2d_input_grad_with<T: Element>(
+    algorithm: ConvAlgorithm,
+    g: &Conv2dGeometry,
+    gy: &[T],
+    w: &[T],
+    gx: &mut [T],
+) -> Result<()> {
+    let tuning = Tuning {
+        algorithm,
+        ..Tuning::default_for::<T>()
+    };
+    conv2d_input_grad_tuned(g, gy, w, gx, tuning)
+}
+
 pub(crate) fn conv2d_input_grad_tuned<T: Element>(
     g: &Conv2dGeometry,
     gy: &[T],
@@ -284,6 +375,13 @@ pub(crate) fn conv2d_input_grad_tuned<T: Element>(
     }
     if pl.kg == 0 || pl.ckk == 0 {
         gx.fill(T::zero()); // nothing flows back
+        return Ok(());
+    }
+    let direct = || match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
+        (Some(gy), Some(w), Some(gx)) => Some(direct::input_grad(g, gy, w, gx)),
+        _ => None,
+    };
+    if direct_pass(tuning.algorithm, OP, g, Pass::InputGrad, direct)? {
         return Ok(());
     }
     // Wᵀ per group, [C/g·kh·kw, K/g] row-major: on wide problems the GEMM runs faster
@@ -385,6 +483,21 @@ pub fn conv2d_weight_grad<T: Element>(
     conv2d_weight_grad_tuned(g, x, gy, gw, Tuning::default_for::<T>())
 }
 
+/// [`conv2d_weight_grad`] with an explicit choice of kernel family.
+pub fn conv2d_weight_grad_with<T: Element>(
+    algorithm: ConvAlgorithm,
+    g: &Conv2dGeometry,
+    x: &[T],
+    gy: &[T],
+    gw: &mut [T],
+) -> Result<()> {
+    let tuning = Tuning {
+        algorithm,
+        ..Tuning::default_for::<T>()
+    };
+    conv2d_weight_grad_tuned(g, x, gy, gw, tuning)
+}
+
 pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
     g: &Conv2dGeometry,
     x: &[T],
@@ -403,6 +516,13 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
     }
     if gy.is_empty() || x.is_empty() {
         gw.fill(T::zero()); // empty batch (or image): empty sum
+        return Ok(());
+    }
+    let direct = || match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
+        (Some(x), Some(gy), Some(gw)) => Some(direct::weight_grad(g, x, gy, gw)),
+        _ => None,
+    };
+    if direct_pass(tuning.algorithm, OP, g, Pass::WeightGrad, direct)? {
         return Ok(());
     }
     // Wide problems accumulate gwᵀ (see `conv2d_weight_grad`), narrow ones gw itself.

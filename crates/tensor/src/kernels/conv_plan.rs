@@ -44,6 +44,8 @@ pub(crate) struct Tuning {
     pub threads: usize,
     /// See [`WIDE_COLS`].
     pub wide_cols: usize,
+    /// Kernel family (tests force each).
+    pub algorithm: super::conv::ConvAlgorithm,
 }
 
 impl Tuning {
@@ -55,6 +57,7 @@ impl Tuning {
             scratch_elems: SCRATCH_BYTES / size,
             threads: rayon::current_num_threads(),
             wide_cols: WIDE_COLS,
+            algorithm: super::conv::ConvAlgorithm::Auto,
         }
     }
 }

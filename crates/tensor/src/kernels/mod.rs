@@ -7,18 +7,22 @@
 //! * [`geometry`] — output sizes, validation and buffer lengths for conv and pooling.
 //! * [`gemm`] — the safe wrapper over the `gemm` crate, shared with matmul.
 //! * [`conv`] — im2col + GEMM convolution: forward, input gradient, weight gradient.
+//! * [`direct`] — direct AVX-512 kernels for stride-1 f32 convolutions, chosen by `conv`.
 //! * [`pool`] — max / average / global-average pooling and their gradients.
 //! * [`conv_reference`], [`pool_reference`] — plain nested-loop versions, the test oracle.
 
 pub mod conv;
 mod conv_plan;
 pub mod conv_reference;
+pub mod direct;
 pub mod gemm;
 pub mod geometry;
 mod im2col;
 pub mod pool;
 pub mod pool_reference;
 
+#[cfg(test)]
+mod direct_tests;
 #[cfg(test)]
 mod pool_tests;
 #[cfg(test)]

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::conv::{self, Tuning};
+use super::conv::{self, ConvAlgorithm, Tuning};
 use super::conv_reference as cref;
 use super::geometry::Conv2dGeometry;
 use crate::element::Element;
@@ -52,8 +52,9 @@ pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Tunings that between them force every path: default, one-row bands on one thread,
-/// whole-batch image blocks on one and two threads, and two-row bands on two threads.
+/// Tunings that between them force every path: default (which may take the direct
+/// kernels), and for im2col one-row bands on one thread, whole-batch image blocks on one
+/// and two threads, and two-row bands on two threads.
 fn tunings(g: &Conv2dGeometry) -> Vec<Tuning> {
     let big = 1 << 22;
     // wide_cols 0 / big: weight-sized transposes always / never.
@@ -63,6 +64,7 @@ fn tunings(g: &Conv2dGeometry) -> Vec<Tuning> {
         scratch_elems,
         threads,
         wide_cols,
+        algorithm: ConvAlgorithm::Im2colGemm,
     };
     vec![
         Tuning::default_for::<f64>(),
@@ -233,6 +235,7 @@ fn row_tiled_path_with_uneven_bands() {
                 scratch_elems: 8 * 9 * band + 5,
                 threads,
                 wide_cols: 0,
+                algorithm: ConvAlgorithm::Im2colGemm,
             }
         } else {
             Tuning {
@@ -241,6 +244,7 @@ fn row_tiled_path_with_uneven_bands() {
                 scratch_elems: usize::MAX / 2,
                 threads,
                 wide_cols: usize::MAX,
+                algorithm: ConvAlgorithm::Im2colGemm,
             }
         };
         let x = rand_vec::<f64>(g.input_len(), 1);
