@@ -34,6 +34,9 @@ impl<T: Element> Tensor<T> {
                 format!("{a:?} × {b:?}: inner dimensions {k} and {k2} differ"),
             ));
         }
+        if a.len() == 2 && b.len() == 2 {
+            return Ok(self.matmul_2d(other, (m, k, n)));
+        }
         let batch =
             broadcast_shapes("matmul", &a[..a.len() - 2], &b[..b.len() - 2]).map_err(|_| {
                 TensorError::shape(
@@ -89,6 +92,33 @@ impl<T: Element> Tensor<T> {
             out.chunks_mut(m * n).enumerate().for_each(|c| one(c, true));
         }
         Ok(contiguous_from(out, &out_shape))
+    }
+
+    /// The plain `[m, k] × [k, n]` case without the batch bookkeeping (offset vectors,
+    /// broadcast layouts), whose fixed cost shows at n = 128.
+    fn matmul_2d(&self, other: &Tensor<T>, (m, k, n): (usize, usize, usize)) -> Tensor<T> {
+        let mut out = vec![T::zero(); m * n];
+        if !out.is_empty() && k > 0 {
+            fn view<T: Element>(t: &Tensor<T>, rows: usize, cols: usize) -> MatRef<'_, T> {
+                let s = t.layout.strides();
+                MatRef {
+                    data: &t.storage[t.layout.offset()..],
+                    rows,
+                    cols,
+                    rs: s[0],
+                    cs: s[1],
+                }
+            }
+            let (lhs, rhs) = (view(self, m, k), view(other, k, n));
+            gemm_into(
+                &mut MatMut::row_major(&mut out, m, n),
+                lhs,
+                rhs,
+                false,
+                true,
+            );
+        }
+        contiguous_from(out, &[m, n])
     }
 }
 
