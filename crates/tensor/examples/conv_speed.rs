@@ -19,7 +19,7 @@ use convnet_tensor::kernels::conv::{
 };
 use convnet_tensor::kernels::gemm::{MatMut, MatRef, gemm_into};
 
-const ROUNDS: usize = 25;
+const ROUNDS: usize = 40;
 
 fn secs(f: &mut dyn FnMut()) -> f64 {
     let t = Instant::now();
