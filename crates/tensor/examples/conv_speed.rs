@@ -7,9 +7,10 @@
 //! whole rayon pool — once with the default algorithm (direct kernels where they apply) and
 //! once forced to im2col + GEMM. Informational only: nothing here asserts a timing.
 //!
-//! Timing is interleaved — every round times the reference GEMM and the three passes once
+//! Timing is interleaved — every round times the reference GEMM and the six passes once
 //! each — and the best round of each is kept. On a shared VM interference only ever adds
-//! time and comes in bursts, so interleaved minima compare like with like.
+//! time and comes in bursts, so interleaved minima compare like with like. Percentages are
+//! of the best GEMM round of the whole run, printed as a Markdown table at the end.
 
 use std::time::Instant;
 
@@ -93,7 +94,13 @@ fn geometry(
     }
 }
 
-fn bench(name: &str, g: Conv2dGeometry, peak: &mut Peak) {
+/// Best seconds per call of the peak GEMM and of each algorithm's three passes.
+struct Timings {
+    peak: f64,
+    passes: Vec<f64>,
+}
+
+fn bench(g: Conv2dGeometry, peak: &mut Peak) -> Timings {
     let x = data(g.input_len(), 3);
     let w = data(g.weight_len(), 4);
     let gy = data(g.output_len(), 5);
@@ -125,19 +132,9 @@ fn bench(name: &str, g: Conv2dGeometry, peak: &mut Peak) {
             }
         }
     }
-    drop(passes);
-    let peak_gf = peak.gflop() / best[0];
-    let gf = g.flops() as f64 / 1e9;
-    println!("{name} (peak {peak_gf:.1})");
-    for (algo, times) in ALGORITHMS.iter().zip(best[1..].chunks(3)) {
-        let [fwd, dx, dw] = [gf / times[0], gf / times[1], gf / times[2]];
-        println!(
-            "  {:<12} fwd {fwd:6.1} ({:3.0}%)  dx {dx:6.1} ({:3.0}%)  dw {dw:6.1} ({:3.0}%)",
-            format!("{algo:?}"),
-            100.0 * fwd / peak_gf,
-            100.0 * dx / peak_gf,
-            100.0 * dw / peak_gf
-        );
+    Timings {
+        peak: best[0],
+        passes: best[1..].to_vec(),
     }
 }
 
@@ -147,27 +144,63 @@ const ALGORITHMS: [ConvAlgorithm; 2] = [ConvAlgorithm::Auto, ConvAlgorithm::Im2c
 
 fn main() {
     let threads = rayon::current_num_threads();
-    println!("f32 GFLOP/s; 'peak' = sgemm n=1024 on {threads} threads, timed interleaved");
     let only = std::env::args().nth(1).unwrap_or_default();
     let mut peak = Peak::new(1024);
     let shapes = [
-        ("resnet 64->64 32x32 b32", geometry(32, 64, 64, 32, 3, 1)),
+        ("ResNet 64→64 3×3, 32², b32", geometry(32, 64, 64, 32, 3, 1)),
         (
-            "resnet 128->128 16x16 b32",
+            "ResNet 128→128 3×3, 16², b32",
             geometry(32, 128, 128, 16, 3, 1),
         ),
-        ("resnet 256->256 8x8 b32", geometry(32, 256, 256, 8, 3, 1)),
-        ("resnet 512->512 4x4 b32", geometry(32, 512, 512, 4, 3, 1)),
-        ("resnet 64->64 32x32 b1", geometry(1, 64, 64, 32, 3, 1)),
-        ("lenet 1->6 5x5 p2 28x28 b64", geometry(64, 1, 6, 28, 5, 2)),
-        ("lenet 6->16 5x5 14x14 b64", geometry(64, 6, 16, 14, 5, 0)),
-        ("1x1 256->64 16x16 b32", geometry(32, 256, 64, 16, 1, 0)),
-        ("vgg 3->64 224x224 b8", geometry(8, 3, 64, 224, 3, 1)),
-        ("vgg 64->64 224x224 b8", geometry(8, 64, 64, 224, 3, 1)),
+        (
+            "ResNet 256→256 3×3, 8², b32",
+            geometry(32, 256, 256, 8, 3, 1),
+        ),
+        (
+            "ResNet 512→512 3×3, 4², b32",
+            geometry(32, 512, 512, 4, 3, 1),
+        ),
+        ("ResNet 64→64 3×3, 32², b1", geometry(1, 64, 64, 32, 3, 1)),
+        ("LeNet 1→6 5×5 p2, 28², b64", geometry(64, 1, 6, 28, 5, 2)),
+        ("LeNet 6→16 5×5, 14², b64", geometry(64, 6, 16, 14, 5, 0)),
+        ("1×1 256→64, 16², b32", geometry(32, 256, 64, 16, 1, 0)),
+        ("VGG 3→64 3×3, 224², b8", geometry(8, 3, 64, 224, 3, 1)),
+        ("VGG 64→64 3×3, 224², b8", geometry(8, 64, 64, 224, 3, 1)),
     ];
+    let mut rows = Vec::new();
     for (name, g) in shapes {
         if name.contains(&only) {
-            bench(name, g, &mut peak);
+            eprintln!("timing {name} …");
+            rows.push((name, g, bench(g, &mut peak)));
+        }
+    }
+    // The denominator is the best GEMM round of the whole run: a machine constant that
+    // the per-shape minima only approach, so every percentage is conservative.
+    let best_peak = rows.iter().map(|r| r.2.peak).fold(f64::INFINITY, f64::min);
+    let peak_gf = peak.gflop() / best_peak;
+    println!(
+        "f32 GFLOP/s (% of the run's best sgemm n=1024 round, {peak_gf:.1} GFLOP/s on {threads} threads)"
+    );
+    println!();
+    println!("| layer | algorithm | forward | input grad | weight grad |");
+    println!("|---|---|---:|---:|---:|");
+    for (name, g, t) in &rows {
+        let gf = g.flops() as f64 / 1e9;
+        for (algo, times) in ALGORITHMS.iter().zip(t.passes.chunks(3)) {
+            let cell = |secs: f64| {
+                let v = gf / secs;
+                format!("{v:.1} ({:.0} %)", 100.0 * v / peak_gf)
+            };
+            let algo = match algo {
+                ConvAlgorithm::Auto => "auto",
+                _ => "im2col",
+            };
+            println!(
+                "| {name} | {algo} | {} | {} | {} |",
+                cell(times[0]),
+                cell(times[1]),
+                cell(times[2])
+            );
         }
     }
 }

