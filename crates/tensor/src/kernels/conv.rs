@@ -443,28 +443,40 @@ fn input_grad_tile<T: Element>(
         if pl.direct(t.nb) {
             // 1×1 stride 1: each input pixel feeds exactly one output, so the GEMM writes
             // the gradient in place.
-            let mut dst = MatMut {
+            let dst = MatMut {
                 data: &mut gx[gx_off(0, c0) + t.oh0 * pl.wo..],
                 rows,
                 cols: pt,
                 rs: pl.hw,
                 cs: 1,
             };
-            gemm_into(&mut dst, wtb, gyt, false, par);
+            weights_t_times_gy(dst, wtb, gyt, wt.is_some(), par);
             continue;
         }
         let cols = &mut s.cols[..rows * ncols];
-        gemm_into(
-            &mut MatMut::row_major(cols, rows, ncols),
-            wtb,
-            gyt,
-            false,
-            par,
-        );
+        let dst = MatMut::row_major(cols, rows, ncols);
+        weights_t_times_gy(dst, wtb, gyt, wt.is_some(), par);
         for b in 0..t.nb {
             let gxb = &mut gx[gx_off(b, c0)..][..cc * pl.hw];
             col2im_split(g, cols, t.block(pl, b, cc), gxb, par);
         }
+    }
+}
+
+/// `dst := wtb · gyt`. Without a row-major copy of Wᵀ (`copied`), `wtb` is a strided view
+/// of `w`, and the product runs as `dstᵀ = gytᵀ · w`, which `gemm` runs as fast or up to
+/// 30 % faster (one core, 512×1017×256: 138 vs 124 GFLOP/s; 1152×128×256: 120 vs 93).
+fn weights_t_times_gy<T: Element>(
+    mut dst: MatMut<'_, T>,
+    wtb: MatRef<'_, T>,
+    gyt: MatRef<'_, T>,
+    copied: bool,
+    par: bool,
+) {
+    if copied {
+        gemm_into(&mut dst, wtb, gyt, false, par);
+    } else {
+        gemm_into(&mut dst.t(), gyt.t(), wtb.t(), false, par);
     }
 }
 

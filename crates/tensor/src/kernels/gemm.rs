@@ -63,6 +63,17 @@ impl<'a, T> MatMut<'a, T> {
             cs: 1,
         }
     }
+
+    /// The transpose, as a view of the same memory (no copy).
+    pub fn t(self) -> Self {
+        MatMut {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
 }
 
 /// Products smaller than this many multiply-adds (64³) run on one thread: below it the
