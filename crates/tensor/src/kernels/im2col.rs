@@ -14,6 +14,8 @@
 //!   range is computed once, and the row is a contiguous copy (stride 1) or a strided
 //!   gather plus zero fills for padding — never a bounds test per element.
 
+use smallvec::SmallVec;
+
 use super::geometry::Conv2dGeometry;
 use crate::element::Element;
 
@@ -90,6 +92,17 @@ fn flat_tap(g: &Conv2dGeometry, b: ColBlock, ki: usize, kj: usize) -> FlatTap {
     }
 }
 
+/// Every tap's flat-form copy for band `b`, computed once per call rather than once per
+/// channel (on 4×4 maps the copies are a dozen elements, so the bookkeeping dominated);
+/// `None` when the flat form does not apply.
+fn flat_taps(g: &Conv2dGeometry, b: ColBlock) -> Option<SmallVec<[FlatTap; 25]>> {
+    flat(g).then(|| {
+        (0..g.kernel_h)
+            .flat_map(|ki| (0..g.kernel_w).map(move |kj| flat_tap(g, b, ki, kj)))
+            .collect()
+    })
+}
+
 /// Zeroes the positions of band rows `t_lo..t_hi` whose input column `ow + off_w` is off
 /// the row (they were filled from the neighbouring row, or not at all).
 fn zero_wraps<T: Element>(row: &mut [T], w: usize, tap: &FlatTap) {
@@ -109,19 +122,19 @@ pub(crate) fn im2col<T: Element>(g: &Conv2dGeometry, xg: &[T], cols: &mut [T], b
     let (kh, kw, hw) = (g.kernel_h, g.kernel_w, g.in_h * g.in_w);
     let wo = g.out_w();
     let pt = (b.oh1 - b.oh0) * wo;
-    let is_flat = flat(g);
+    let flat_taps = flat_taps(g, b);
     for c in 0..b.channels {
         let plane = &xg[c * hw..][..hw];
         for ki in 0..kh {
             for kj in 0..kw {
                 let r = (c * kh + ki) * kw + kj;
                 let row = &mut cols[r * b.ld + b.col0..][..pt];
-                if is_flat {
-                    let tap = flat_tap(g, b, ki, kj);
+                if let Some(taps) = &flat_taps {
+                    let tap = &taps[ki * kw + kj];
                     row[..tap.t_lo * wo].fill(T::zero());
                     row[tap.t_hi * wo..].fill(T::zero());
                     row[tap.d0..tap.d0 + tap.len].copy_from_slice(&plane[tap.s0..][..tap.len]);
-                    zero_wraps(row, wo, &tap);
+                    zero_wraps(row, wo, tap);
                 } else {
                     im2col_rows(g, plane, row, b, (ki, kj));
                 }
@@ -169,18 +182,18 @@ pub(crate) fn col2im<T: Element>(g: &Conv2dGeometry, cols: &mut [T], b: ColBlock
     let (kh, kw, hw) = (g.kernel_h, g.kernel_w, g.in_h * g.in_w);
     let wo = g.out_w();
     let pt = (b.oh1 - b.oh0) * wo;
-    let is_flat = flat(g);
+    let flat_taps = flat_taps(g, b);
     for c in 0..b.channels {
         let plane = &mut gxg[c * hw..][..hw];
         for ki in 0..kh {
             for kj in 0..kw {
                 let r = (c * kh + ki) * kw + kj;
                 let row = &mut cols[r * b.ld + b.col0..][..pt];
-                if is_flat {
-                    let tap = flat_tap(g, b, ki, kj);
+                if let Some(taps) = &flat_taps {
+                    let tap = &taps[ki * kw + kj];
                     // Wrapped positions hold gradients of padding: drop them, then one
                     // contiguous add covers the whole band.
-                    zero_wraps(row, wo, &tap);
+                    zero_wraps(row, wo, tap);
                     let src = &row[tap.d0..tap.d0 + tap.len];
                     for (d, &v) in plane[tap.s0..][..tap.len].iter_mut().zip(src) {
                         *d += v;
