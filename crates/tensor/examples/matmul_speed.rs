@@ -55,7 +55,7 @@ fn main() {
         let a = Tensor::<f32>::normal(&[n, n], 0.0, 1.0, 1).unwrap();
         let b = Tensor::<f32>::normal(&[n, n], 0.0, 1.0, 2).unwrap();
         let (sa, sb) = (a.to_vec(), b.to_vec());
-        let rounds = if n >= 2048 { ROUNDS / 4 } else { ROUNDS };
+        let rounds = if n >= 2048 { ROUNDS / 2 } else { ROUNDS };
         let (mut ours, mut theirs) = (f64::INFINITY, f64::INFINITY);
         for round in 0..=rounds {
             let t = Instant::now();
