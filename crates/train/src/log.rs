@@ -83,3 +83,130 @@ impl CsvLog {
             })
     }
 }
+
+/// Reads a CSV log written by [`CsvLog`]. A resumed run appends to its log, so an epoch can
+/// appear more than once; the last row for an epoch wins, and records come back in epoch
+/// order. A malformed file is an error naming the file and line.
+pub fn read_csv_log(path: &Path) -> Result<Vec<EpochRecord>> {
+    let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad =
+        |line: usize, why: String| TrainError::Invalid(format!("{}:{line}: {why}", path.display()));
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, header)) if header.trim() == CSV_HEADER => {}
+        Some((_, header)) => {
+            return Err(bad(
+                1,
+                format!("expected the header `{CSV_HEADER}`, found `{header}`"),
+            ));
+        }
+        None => return Err(bad(1, "the file is empty".into())),
+    }
+    let mut by_epoch = std::collections::BTreeMap::new();
+    for (i, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != 9 {
+            return Err(bad(
+                i + 1,
+                format!("expected 9 fields, found {}", fields.len()),
+            ));
+        }
+        let num = |k: usize| {
+            fields[k].parse::<f64>().map_err(|_| {
+                bad(
+                    i + 1,
+                    format!("field {} `{}` is not a number", k + 1, fields[k]),
+                )
+            })
+        };
+        let opt = |k: usize| {
+            if fields[k].is_empty() {
+                Ok(None)
+            } else {
+                num(k).map(Some)
+            }
+        };
+        let epoch = fields[0].parse::<u64>().map_err(|_| {
+            bad(
+                i + 1,
+                format!("epoch `{}` is not a whole number", fields[0]),
+            )
+        })?;
+        let record = EpochRecord {
+            epoch,
+            train_loss: num(1)?,
+            train_accuracy: num(2)?,
+            val_loss: opt(3)?,
+            val_accuracy: opt(4)?,
+            val_top5: opt(5)?,
+            learning_rate: num(6)?,
+            seconds: num(7)?,
+            images_per_second: num(8)?,
+        };
+        by_epoch.insert(epoch, record);
+    }
+    Ok(by_epoch.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(epoch: u64, train_loss: f64, val: Option<f64>) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_loss,
+            train_accuracy: 0.75,
+            val_loss: val,
+            val_accuracy: val.map(|v| v / 2.0),
+            val_top5: None,
+            learning_rate: 0.01,
+            seconds: 2.5,
+            images_per_second: 1000.0,
+        }
+    }
+
+    #[test]
+    fn a_written_log_reads_back_with_the_last_row_per_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        let mut log = CsvLog::open(&path).unwrap();
+        for r in [
+            record(1, 2.0, Some(1.0)),
+            record(2, 1.5, None),
+            record(2, 1.25, Some(0.5)),
+        ] {
+            log.append(&r).unwrap();
+        }
+        let back = read_csv_log(&path).unwrap();
+        assert_eq!(
+            back,
+            vec![record(1, 2.0, Some(1.0)), record(2, 1.25, Some(0.5))]
+        );
+    }
+
+    #[test]
+    fn a_malformed_log_names_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        std::fs::write(
+            &path,
+            format!("{CSV_HEADER}\n1,0.5,0.9,,,,1e-2,1.0,10.0\n2,oops\n"),
+        )
+        .unwrap();
+        let msg = read_csv_log(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains("log.csv:3") && msg.contains("expected 9 fields"),
+            "{msg}"
+        );
+        std::fs::write(&path, "a,b\n").unwrap();
+        let msg = read_csv_log(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains("log.csv:1") && msg.contains("expected the header"),
+            "{msg}"
+        );
+    }
+}
