@@ -23,6 +23,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Print a model's layer-by-layer summary (no data needed).
     Summary(SummaryArgs),
+    /// Show what a network does on a batch of test images: per-layer activation and
+    /// gradient statistics, and PNG pictures of its filters, feature maps and training curves.
+    Inspect(InspectArgs),
     /// List the models in the zoo.
     Models,
     /// List the data sets and whether they are present in the data directory.
@@ -169,6 +172,34 @@ pub struct EvalArgs {
     /// Evaluate on at most this many batches.
     #[arg(long)]
     pub limit_batches: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// Checkpoint written by `convnet train` (default: a freshly initialised model).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Model (default: the checkpoint's, else lenet5).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Data set whose test images are fed (default: the checkpoint's, else mnist).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Images in the inspected batch (the first ones of the test split).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Which image of the batch the feature-map pictures show.
+    #[arg(long, default_value_t = 0)]
+    pub image: usize,
+    /// Directory for the pictures (default: the checkpoint's directory, else
+    /// runs/inspect-<model>-<dataset>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed for fresh weights and for dropout in the inspected step.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::Train(a) => commands::train::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Summary(a) => commands::summary::run(a),
+        Command::Inspect(a) => commands::inspect::run(a),
         Command::Models => commands::catalog::models(),
         Command::Datasets(a) => commands::catalog::datasets(a),
         Command::Download(a) => commands::catalog::download(a),

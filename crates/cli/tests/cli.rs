@@ -201,4 +201,71 @@ fn short_training_beats_chance_and_resumes() {
         "{}",
         text(&o)
     );
+
+    // Inspecting the trained checkpoint: statistics for every layer, and the pictures,
+    // including the loss curves from the run's log.csv.
+    let pics = dir.path().join("pictures");
+    let o = convnet(&[
+        "inspect",
+        "--checkpoint",
+        last.to_str().unwrap(),
+        "--batch-size",
+        "16",
+        "--image",
+        "3",
+        "--out",
+        pics.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("lenet5 (trained) on the first 16 mnist test images"),
+        "{t}"
+    );
+    for layer in ["features.0", "features.3", "classifier.0", "grad std"] {
+        assert!(t.contains(layer), "{layer} missing from {t}");
+    }
+    for file in [
+        "input.png",
+        "filters-features.0.weight.png",
+        "maps-00-features.0.png",
+        "curves.png",
+    ] {
+        let bytes = std::fs::read(pics.join(file)).unwrap_or_else(|e| panic!("{file}: {e}\n{t}"));
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file} is a PNG");
+    }
+}
+
+#[test]
+fn inspect_works_on_a_fresh_model_and_checks_its_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = convnet(&[
+        "inspect",
+        "--dataset",
+        "fashion-mnist",
+        "--batch-size",
+        "8",
+        "--out",
+        out,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("lenet5 (freshly initialised) on the first 8 fashion-mnist test images"),
+        "{t}"
+    );
+    // No checkpoint, so no log and no curves.
+    assert!(!dir.path().join("curves.png").exists(), "{t}");
+    assert!(
+        dir.path().join("filters-features.0.weight.png").is_file(),
+        "{t}"
+    );
+    let o = convnet(&["inspect", "--batch-size", "4", "--image", "4", "--out", out]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--image 4 is outside the batch of 4"),
+        "{}",
+        text(&o)
+    );
 }

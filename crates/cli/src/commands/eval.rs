@@ -2,43 +2,19 @@
 
 use convnet_datasets::{DataLoader, Dataset, LoaderConfig, Split};
 use convnet_nn::CrossEntropyLoss;
-use convnet_train::Checkpoint;
 
 use crate::Failure;
 use crate::args::EvalArgs;
-use crate::commands::train::build_model;
-use crate::commands::{data_dir, dataset_failure, dataset_kind};
+use crate::commands::restore::{Restored, restore};
+use crate::commands::{data_dir, dataset_failure};
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
-    if !args.checkpoint.is_file() {
-        return Err(Failure::no_input(format!(
-            "checkpoint {} not found",
-            args.checkpoint.display()
-        )));
-    }
-    let ck = Checkpoint::<f32>::load(&args.checkpoint).map_err(Failure::run)?;
-    let recorded = |k: &str| ck.info.get(k).cloned();
-    let model_name = args
-        .model
-        .clone()
-        .or_else(|| recorded("model"))
-        .ok_or_else(|| {
-            Failure::usage("the checkpoint does not record its model; pass --model".to_string())
-        })?;
-    let dataset = args
-        .dataset
-        .clone()
-        .or_else(|| recorded("dataset"))
-        .ok_or_else(|| {
-            Failure::usage(
-                "the checkpoint does not record its data set; pass --dataset".to_string(),
-            )
-        })?;
-    let kind = dataset_kind(&dataset)?;
-    let model = build_model(&model_name, Some(10), Some(kind.image_shape()))?;
-    let mut params = model.init_params(0).map_err(Failure::run)?;
-    ck.restore_params(&mut params, &args.checkpoint)
-        .map_err(Failure::run)?;
+    let Restored {
+        model_name,
+        dataset: kind,
+        model,
+        params,
+    } = restore(Some(&args.checkpoint), args.model, args.dataset, 0)?;
     let test = Dataset::load(kind, Split::Test, &data_dir(&args.data)).map_err(dataset_failure)?;
     let loader = DataLoader::new(test, LoaderConfig::evaluation(args.batch_size.max(1)))
         .map_err(Failure::run)?;

@@ -2,6 +2,8 @@
 
 pub mod catalog;
 pub mod eval;
+pub mod inspect;
+pub mod restore;
 pub mod summary;
 pub mod train;
 
