@@ -20,8 +20,9 @@
 //! Sizing policy (tile widths, when transposes pay) lives in `conv_plan`; the im2col loops
 //! in `im2col`.
 //!
-//! Stride-1, single-group f32 convolutions on AVX-512 machines take the faster direct
-//! kernels of [`super::direct`] instead; [`ConvAlgorithm`] chooses explicitly.
+//! Stride-1, single-group f32 convolutions on AVX-512 machines may take the direct kernels
+//! of [`super::direct`] instead, pass by pass where `direct::preferred` measured them faster;
+//! [`ConvAlgorithm`] chooses explicitly.
 
 use rayon::prelude::*;
 
