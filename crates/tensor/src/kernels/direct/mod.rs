@@ -4,8 +4,8 @@
 //! matrix nine times the size of the input, and the `gemm` crate reaches only ~70 % of its
 //! square-matrix speed on these skinny products (measured, single-threaded: 64×576×1024
 //! at 109 GFLOP/s against 160 for n = 1024). Here the column matrix is never built: see
-//! [`band`] for the layout in which every im2col row is a contiguous slice of a padded
-//! input band, read by register-blocked micro-kernels ([`avx512`]).
+//! `band.rs` for the layout in which every im2col row is a contiguous slice of a padded
+//! input band, read by register-blocked micro-kernels (`avx512.rs`).
 //!
 //! * **forward** — tiles of 8 output channels × 48 grid cells, 24 accumulators; for each
 //!   group of 4 tiles every panel of packed weights sweeps the same cache-resident band.
