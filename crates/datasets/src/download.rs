@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::catalog::DatasetKind;
+use crate::catalog::{DatasetKind, RemoteFile};
 use crate::error::{DatasetError, Result, io};
 use crate::fsutil::write_atomically;
 
@@ -33,14 +33,20 @@ pub fn download(kind: DatasetKind, dir: &Path, base_url: Option<&str>) -> Result
             kind.how_to_get()
         ))
     })?;
-    let folder = dir.join(kind.folder());
-    fs::create_dir_all(&folder).map_err(io(&folder))?;
+    download_files(kind.remote_files(), &dir.join(kind.folder()), base)
+}
+
+/// Downloads each of `files` from `base_url/<name>` into `folder`, verifying its SHA-256
+/// before it is moved into place; a file already there with the right checksum is kept.
+/// Returns the paths of the files now in place.
+pub fn download_files(files: &[RemoteFile], folder: &Path, base_url: &str) -> Result<Vec<PathBuf>> {
+    fs::create_dir_all(folder).map_err(io(folder))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(600)))
         .build()
         .into();
     let mut placed = Vec::new();
-    for file in kind.remote_files() {
+    for file in files {
         let target = folder.join(file.name);
         if let Ok(existing) = fs::read(&target)
             && sha256_hex(&existing) == file.sha256
@@ -48,7 +54,7 @@ pub fn download(kind: DatasetKind, dir: &Path, base_url: Option<&str>) -> Result
             placed.push(target);
             continue;
         }
-        let url = format!("{}/{}", base.trim_end_matches('/'), file.name);
+        let url = format!("{}/{}", base_url.trim_end_matches('/'), file.name);
         let bytes = fetch(&agent, &url)?;
         let got = sha256_hex(&bytes);
         if got != file.sha256 {

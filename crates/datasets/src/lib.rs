@@ -20,7 +20,7 @@ mod source;
 
 pub use catalog::DatasetKind;
 pub use dataset::{DATA_ENV, Dataset, Split, data_dir};
-pub use download::download;
+pub use download::{download, download_files};
 pub use error::{DatasetError, Result};
 pub use fsutil::write_atomically;
 pub use loader::{Augment, Batch, DataLoader, LoaderConfig};
