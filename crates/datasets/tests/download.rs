@@ -1,15 +1,17 @@
-//! The downloader against a local HTTP server on 127.0.0.1 that serves the real files from the
-//! shared data directory — intact, corrupted, truncated, or not at all. Only an intact file
-//! may end up in place; the others leave no file (and no partial file) behind.
-
-mod common;
+//! The downloader against a local HTTP server on 127.0.0.1 that serves real MNIST files —
+//! the full originals from `CONVNET_DATA` (checked against their published checksums through
+//! `download`), or the committed fixtures (checked against their pinned checksums through
+//! `download_files`) — intact, corrupted, truncated, or not at all. Only an intact file may end
+//! up in place; the others leave no file (and no partial file) behind.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::thread;
 
-use convnet_datasets::{Dataset, DatasetKind, Split, download};
+use convnet_datasets::catalog::RemoteFile;
+use convnet_datasets::{Dataset, DatasetKind, Result, Split, download, download_files};
+use convnet_testdata::{Part, TestData, fixture_files, test_data};
 
 /// Serves `GET /<mode>/<file>` from `root` until the test process ends. Modes: `good`,
 /// `corrupt` (one byte flipped), `truncated` (announces the full length, sends half, closes).
@@ -55,6 +57,31 @@ fn serve(root: PathBuf) -> String {
     format!("http://{addr}")
 }
 
+/// The MNIST files the server offers, with the checksums they must have.
+fn mnist_files(data: &TestData) -> Vec<RemoteFile> {
+    if data.is_full() {
+        DatasetKind::Mnist.remote_files().to_vec()
+    } else {
+        fixture_files("mnist")
+            .into_iter()
+            .map(|f| RemoteFile {
+                name: f.path,
+                sha256: f.sha256,
+            })
+            .collect()
+    }
+}
+
+/// Downloads MNIST from `base` into `out/mnist/`: through the catalog for the full data, with
+/// the fixtures' own checksums otherwise.
+fn fetch_mnist(data: &TestData, base: &str, out: &Path) -> Result<Vec<PathBuf>> {
+    if data.is_full() {
+        download(DatasetKind::Mnist, out, Some(base))
+    } else {
+        download_files(&mnist_files(data), &out.join("mnist"), base)
+    }
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|r| {
@@ -69,14 +96,10 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn intact_files_are_verified_and_placed() {
-    let base = serve(common::data_dir().join("mnist"));
+    let data = test_data();
+    let base = serve(data.dir.join("mnist"));
     let out = tempfile::tempdir().unwrap();
-    let placed = download(
-        DatasetKind::Mnist,
-        out.path(),
-        Some(&format!("{base}/good")),
-    )
-    .unwrap();
+    let placed = fetch_mnist(&data, &format!("{base}/good"), out.path()).unwrap();
     assert_eq!(placed.len(), 4);
     let mnist = out.path().join("mnist");
     assert_eq!(
@@ -89,45 +112,38 @@ fn intact_files_are_verified_and_placed() {
         ]
     );
     let test = Dataset::load(DatasetKind::Mnist, Split::Test, out.path()).unwrap();
-    assert_eq!(test.len(), 10_000);
+    assert_eq!(test.len(), data.facts("mnist", Part::Test).len);
     // A second run finds the verified files and fetches nothing (the server would corrupt them).
-    download(
-        DatasetKind::Mnist,
-        out.path(),
-        Some(&format!("{base}/corrupt")),
-    )
-    .unwrap();
+    fetch_mnist(&data, &format!("{base}/corrupt"), out.path()).unwrap();
 }
 
 #[test]
 fn corrupted_download_is_rejected_and_nothing_is_written() {
-    let base = serve(common::data_dir().join("mnist"));
+    let data = test_data();
+    let base = serve(data.dir.join("mnist"));
     let out = tempfile::tempdir().unwrap();
-    let e = download(
-        DatasetKind::Mnist,
-        out.path(),
-        Some(&format!("{base}/corrupt")),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = fetch_mnist(&data, &format!("{base}/corrupt"), out.path())
+        .unwrap_err()
+        .to_string();
+    let first = mnist_files(&data)[0];
+    assert_eq!(first.name, "train-images-idx3-ubyte.gz");
     assert!(
         e.contains("train-images-idx3-ubyte.gz: downloaded file has sha256"),
         "{e}"
     );
-    assert!(e.contains("expected 440fcabf"), "{e}");
+    assert!(
+        e.contains(&format!("expected {}", &first.sha256[..8])),
+        "{e}"
+    );
     assert!(files_in(&out.path().join("mnist")).is_empty());
 }
 
 #[test]
 fn truncated_download_is_rejected_and_nothing_is_written() {
-    let base = serve(common::data_dir().join("mnist"));
+    let data = test_data();
+    let base = serve(data.dir.join("mnist"));
     let out = tempfile::tempdir().unwrap();
-    let e = download(
-        DatasetKind::Mnist,
-        out.path(),
-        Some(&format!("{base}/truncated")),
-    )
-    .unwrap_err();
+    let e = fetch_mnist(&data, &format!("{base}/truncated"), out.path()).unwrap_err();
     assert!(e.to_string().contains("train-images-idx3-ubyte.gz"), "{e}");
     assert!(files_in(&out.path().join("mnist")).is_empty());
 }

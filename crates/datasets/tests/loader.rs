@@ -1,14 +1,16 @@
 //! The data loader: determinism under a seed (with and without prefetching, and when resumed
 //! mid-epoch), batching, normalisation and augmentation.
 
-mod common;
-
 use convnet_datasets::{Augment, DataLoader, Dataset, DatasetKind, LoaderConfig, Split};
 
 fn mnist_test() -> Dataset {
-    Dataset::load(DatasetKind::Mnist, Split::Test, &common::data_dir())
-        .unwrap()
-        .take(1000)
+    Dataset::load(
+        DatasetKind::Mnist,
+        Split::Test,
+        &convnet_testdata::test_data().dir,
+    )
+    .unwrap()
+    .take(1000)
 }
 
 fn batches(loader: &DataLoader, epoch: u64) -> Vec<(Vec<f32>, Vec<usize>)> {

@@ -1,9 +1,9 @@
-//! The readers on the real files in the shared data directory, checked against the figures
-//! its README publishes (counts, class counts, pixel statistics).
-
-mod common;
+//! The readers on real files — the full data sets in `CONVNET_DATA`, or the committed fixtures
+//! cut from them — checked against the figures published for them (counts, class counts,
+//! pixel statistics).
 
 use convnet_datasets::{Dataset, DatasetKind, Split};
+use convnet_testdata::{Part, TestData, test_data};
 
 fn mean_pixel(d: &Dataset) -> f64 {
     let total: u64 = (0..d.len())
@@ -12,50 +12,61 @@ fn mean_pixel(d: &Dataset) -> f64 {
     total as f64 / (d.len() * d.image_len()) as f64 / 255.0
 }
 
-#[test]
-fn mnist_train_and_test_match_the_published_figures() {
-    let dir = common::data_dir();
-    let train = Dataset::load(DatasetKind::Mnist, Split::Train, &dir).unwrap();
-    assert_eq!(train.len(), 60_000);
-    assert_eq!(
-        train.class_counts(),
-        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+/// A split read by convnet-datasets shows the figures published for it (or pinned for the
+/// fixtures when they were cut, by a reader of their own).
+fn check(data: &TestData, kind: DatasetKind, folder: &str, split: Split, part: Part) -> Dataset {
+    let d = Dataset::load(kind, split, &data.dir).unwrap();
+    let want = data.facts(folder, part);
+    assert_eq!(d.len(), want.len, "{folder} {part:?}");
+    assert_eq!(d.class_counts(), want.class_counts, "{folder} {part:?}");
+    let mean = mean_pixel(&d);
+    assert!(
+        (mean - want.mean_pixel).abs() < 1e-5,
+        "{folder} {part:?}: mean pixel {mean}, expected {}",
+        want.mean_pixel
     );
-    assert!((mean_pixel(&train) - 0.130660).abs() < 1e-5);
-    let test = Dataset::load(DatasetKind::Mnist, Split::Test, &dir).unwrap();
-    assert_eq!(test.len(), 10_000);
-    assert_eq!(
-        test.class_counts(),
-        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-    );
-    assert!((mean_pixel(&test) - 0.132515).abs() < 1e-5);
+    d
 }
 
 #[test]
-fn fashion_mnist_is_balanced() {
-    let dir = common::data_dir();
-    let test = Dataset::load(DatasetKind::FashionMnist, Split::Test, &dir).unwrap();
-    assert_eq!(test.class_counts(), [1000; 10]);
-    assert!((mean_pixel(&test) - 0.286849).abs() < 1e-5);
+fn mnist_train_and_test_match_the_published_figures() {
+    let data = test_data();
+    check(
+        &data,
+        DatasetKind::Mnist,
+        "mnist",
+        Split::Train,
+        Part::Train,
+    );
+    check(&data, DatasetKind::Mnist, "mnist", Split::Test, Part::Test);
+}
+
+#[test]
+fn fashion_mnist_matches_the_published_figures() {
+    let data = test_data();
+    let kind = DatasetKind::FashionMnist;
+    check(&data, kind, "fashion-mnist", Split::Train, Part::Train);
+    check(&data, kind, "fashion-mnist", Split::Test, Part::Test);
 }
 
 #[test]
 fn cifar_subset_reads_as_is() {
-    let dir = common::data_dir();
-    let train = Dataset::load(DatasetKind::Cifar10, Split::Train, &dir).unwrap();
-    assert_eq!(train.len(), 4000);
-    assert_eq!(train.image_shape, [3, 32, 32]);
-    assert_eq!(
-        train.class_counts(),
-        [396, 366, 420, 384, 422, 393, 414, 385, 407, 413]
+    let data = test_data();
+    let train = check(
+        &data,
+        DatasetKind::Cifar10,
+        "cifar-10",
+        Split::Train,
+        Part::Train,
     );
+    assert_eq!(train.image_shape, [3, 32, 32]);
     let first: Vec<usize> = (0..20).map(|i| train.label(i)).collect();
     assert_eq!(
         first,
         [6, 9, 9, 4, 1, 1, 2, 7, 8, 3, 4, 7, 7, 2, 9, 9, 9, 3, 2, 6]
     );
     // The subset has no test batch: the error says which file and how to get it.
-    let e = Dataset::load(DatasetKind::Cifar10, Split::Test, &dir)
+    let e = Dataset::load(DatasetKind::Cifar10, Split::Test, &data.dir)
         .unwrap_err()
         .to_string();
     assert!(e.contains("test_batch.bin not found"), "{e}");

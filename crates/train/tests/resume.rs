@@ -2,8 +2,6 @@
 //! to an uninterrupted run — with shuffling, augmentation, Dropout, BatchNorm, momentum and a
 //! schedule all in play, and the interruption in the middle of an epoch.
 
-use std::path::Path;
-
 use convnet_datasets::{Augment, DataLoader, Dataset, DatasetKind, LoaderConfig, Split};
 use convnet_nn::layers::{
     Activation, BatchNorm, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential,
@@ -12,12 +10,6 @@ use convnet_nn::{CrossEntropyLoss, Model};
 use convnet_optim::SgdConfig;
 use convnet_optim::schedule::{Scheduled, StepDecay};
 use convnet_train::{FitConfig, ProgressMode, ScheduleUnit, Trainer};
-
-fn data_dir() -> std::path::PathBuf {
-    std::env::var_os("CONVNET_DATA")
-        .map(Into::into)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
 
 fn model() -> Model<f32> {
     let mut net = Sequential::<f32>::new("net");
@@ -53,9 +45,13 @@ fn trainer(m: &Model<f32>) -> Trainer {
 
 #[test]
 fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
-    let data = Dataset::load(DatasetKind::Mnist, Split::Test, &data_dir())
-        .unwrap()
-        .take(256);
+    let data = Dataset::load(
+        DatasetKind::Mnist,
+        Split::Test,
+        &convnet_testdata::test_data().dir,
+    )
+    .unwrap()
+    .take(256);
     let cfg = LoaderConfig {
         augment: Augment {
             crop_padding: Some(2),
