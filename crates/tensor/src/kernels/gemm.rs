@@ -81,8 +81,14 @@ impl<'a, T> MatMut<'a, T> {
 pub const PARALLEL_MIN_MACS: usize = 64 * 64 * 64;
 
 /// Panics unless every `(i, j)` with `i < rows, j < cols` addresses inside a slice of
-/// `len` elements. This is the soundness argument for the raw `gemm::gemm` call.
+/// `len` elements, and both strides fit in `isize` (the raw call takes them as `isize`; a
+/// larger one would become negative, even on a dimension of 1 where it is never multiplied
+/// by more than zero). This is the bounds half of the soundness argument for `gemm::gemm`.
 fn assert_fits(what: &str, len: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
+    assert!(
+        rs <= isize::MAX as usize && cs <= isize::MAX as usize,
+        "gemm_into: {what} view {rows}×{cols} has strides ({rs}, {cs}) beyond isize::MAX"
+    );
     if rows == 0 || cols == 0 {
         return;
     }
@@ -90,8 +96,41 @@ fn assert_fits(what: &str, len: usize, rows: usize, cols: usize, rs: usize, cs: 
         .checked_mul(rs)
         .and_then(|a| (cols - 1).checked_mul(cs).and_then(|b| a.checked_add(b)));
     assert!(
-        matches!(last, Some(l) if l < len) && last.is_some_and(|l| l <= isize::MAX as usize),
+        matches!(last, Some(l) if l < len),
         "gemm_into: {what} view {rows}×{cols} with strides ({rs}, {cs}) overruns {len} elements"
+    );
+}
+
+/// Panics unless distinct `(i, j)` of a `rows × cols` view with strides `(rs, cs)` address
+/// distinct elements. This is the aliasing half of the soundness argument: the parallel GEMM
+/// writes different output elements from different threads, so two indices sharing one
+/// element would be a data race (and, serially, a wrong sum).
+///
+/// The test is the usual sufficient one for strided layouts: ignoring dimensions of extent 1,
+/// the inner (smaller-stride) dimension's whole span must fit strictly inside one step of the
+/// outer stride. It rejects a few exotic interleaved layouts that happen to be injective, never
+/// an overlapping one.
+fn assert_no_overlap(rows: usize, cols: usize, rs: usize, cs: usize) {
+    if rows <= 1 || cols <= 1 {
+        let (n, s) = if rows <= 1 { (cols, cs) } else { (rows, rs) };
+        assert!(
+            n <= 1 || s > 0,
+            "gemm_into: dst view {rows}×{cols} with strides ({rs}, {cs}) writes one element \
+             from several indices"
+        );
+        return;
+    }
+    let ((n_in, s_in), s_out) = if cs <= rs {
+        ((cols, cs), rs)
+    } else {
+        ((rows, rs), cs)
+    };
+    // The inner dimension spans (n_in − 1)·s_in + 1 elements; it must end before s_out.
+    // assert_fits already proved (n_in − 1)·s_in does not overflow.
+    assert!(
+        s_in > 0 && (n_in - 1) * s_in < s_out,
+        "gemm_into: dst view {rows}×{cols} with strides ({rs}, {cs}) writes one element from \
+         several indices"
     );
 }
 
@@ -120,6 +159,7 @@ pub fn gemm_into<T: Element>(
         rhs.cols
     );
     assert_fits("dst", dst.data.len(), m, n, dst.rs, dst.cs);
+    assert_no_overlap(m, n, dst.rs, dst.cs);
     assert_fits("lhs", lhs.data.len(), m, k, lhs.rs, lhs.cs);
     assert_fits("rhs", rhs.data.len(), k, n, rhs.rs, rhs.cs);
     if m == 0 || n == 0 {
@@ -145,8 +185,11 @@ pub fn gemm_into<T: Element>(
         gemm::Parallelism::None
     };
     // SAFETY: `assert_fits` proved every addressed element of each operand lies inside its
-    // slice (and that offsets fit in isize); `dst` is a unique borrow, so it cannot alias
-    // `lhs` or `rhs`; `T` is f32 or f64, which `gemm` dispatches on.
+    // slice, that offsets and strides fit in isize, and m, n, k > 0 here, so no operand
+    // pointer is dangling; `assert_no_overlap` proved distinct output indices address
+    // distinct elements, so the threads of a parallel product write disjoint elements; `dst`
+    // is a unique borrow, so it cannot alias `lhs` or `rhs`; `T` is f32 or f64, which `gemm`
+    // dispatches on.
     unsafe {
         gemm::gemm(
             m,
@@ -241,6 +284,61 @@ mod tests {
             false,
         );
         assert_eq!(c, vec![0.0; 6]);
+    }
+
+    fn run_dst(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
+        let a = vec![1.0f32; rows * 2];
+        let b = vec![1.0f32; 2 * cols];
+        let mut c = vec![0.0f32; len];
+        let mut dst = MatMut {
+            data: &mut c,
+            rows,
+            cols,
+            rs,
+            cs,
+        };
+        gemm_into(
+            &mut dst,
+            MatRef::row_major(&a, rows, 2),
+            MatRef::row_major(&b, 2, cols),
+            false,
+            true,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "writes one element from several indices")]
+    fn a_destination_with_row_stride_zero_is_refused() {
+        // 64 × 64 over 64 elements: every row is the same row, written by several threads.
+        run_dst(64, 64, 64, 0, 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "writes one element from several indices")]
+    fn a_destination_whose_rows_interleave_is_refused() {
+        // Row i starts at 8·i but spans 16 elements: rows overlap their neighbours.
+        run_dst(8 * 63 + 16, 64, 16, 8, 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "writes one element from several indices")]
+    fn a_destination_with_column_stride_zero_is_refused() {
+        run_dst(64, 1, 64, 64, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "beyond isize::MAX")]
+    fn a_stride_beyond_isize_is_refused_even_on_a_dimension_of_one() {
+        run_dst(64, 1, 64, usize::MAX, 1);
+    }
+
+    #[test]
+    fn disjoint_strided_destinations_are_accepted() {
+        // Column-major, padded rows, and a single row or column with any stride.
+        run_dst(64 * 64, 64, 64, 1, 64);
+        run_dst(64 * 80, 64, 64, 80, 1);
+        run_dst(1, 1, 1, 0, 0);
+        run_dst(64 * 3, 1, 64, 0, 3);
     }
 
     #[test]

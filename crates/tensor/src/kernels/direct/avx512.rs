@@ -48,22 +48,34 @@ pub(crate) fn forward_tiles(
         return;
     }
     let max_off = offsets.iter().copied().max().unwrap_or(0);
-    let end = tiles.end * TILE_COLS;
+    // Checked arithmetic: a wrapped sum could pass a bound it does not meet.
+    let end = tiles.end.checked_mul(TILE_COLS);
     assert!(
-        max_off + end <= x.len(),
+        end.and_then(|e| max_off.checked_add(e))
+            .is_some_and(|reach| reach <= x.len()),
         "direct conv: input band too short"
     );
+    let end = end.unwrap_or(usize::MAX);
     assert!(
-        panel.len() >= offsets.len() * PANEL,
+        offsets
+            .len()
+            .checked_mul(PANEL)
+            .is_some_and(|n| n <= panel.len()),
         "direct conv: panel too short"
     );
     assert!(
-        end <= ld && (PANEL - 1) * ld + end <= out.len(),
+        end <= ld
+            && (PANEL - 1)
+                .checked_mul(ld)
+                .and_then(|r| r.checked_add(end))
+                .is_some_and(|reach| reach <= out.len()),
         "direct conv: output too short"
     );
     for t in tiles {
-        // SAFETY: avx512f is present (token); reads reach x[max_off + end − 1], panel[taps·8 − 1]
-        // and writes out[7·ld + end − 1], all checked above.
+        // SAFETY: avx512f is present (token); tile t < tiles.end reads x[off + t·48 + i] for
+        // i < 48, at most x[max_off + end − 1], reads panel[j·8 + r] up to panel[taps·8 − 1],
+        // and writes out[r·ld + t·48 + i] up to out[7·ld + end − 1]; each bound was checked
+        // above without overflow. The loads and stores are unaligned (`loadu`/`storeu`).
         unsafe {
             forward_tile(
                 x.as_ptr().add(t * TILE_COLS),
@@ -133,18 +145,20 @@ pub(crate) fn weight_grad_tile(
         return;
     }
     let max_off = offsets.iter().copied().max().unwrap_or(0);
+    // Checked arithmetic: a wrapped sum could pass a bound it does not meet.
+    let reach = |rows: usize, len: usize| {
+        rows.checked_mul(ldk)
+            .and_then(|r| r.checked_add(WG_COLS))
+            .is_some_and(|end| end <= len)
+    };
     assert!(
-        max_off + cells.end <= x.len(),
+        max_off
+            .checked_add(cells.end)
+            .is_some_and(|end| end <= x.len()),
         "direct conv: input band too short"
     );
-    assert!(
-        (cells.end - 1) * ldk + WG_COLS <= gyt.len(),
-        "direct conv: gy too short"
-    );
-    assert!(
-        (taps - 1) * ldk + WG_COLS <= acc.len(),
-        "direct conv: gw too short"
-    );
+    assert!(reach(cells.end - 1, gyt.len()), "direct conv: gy too short");
+    assert!(reach(taps - 1, acc.len()), "direct conv: gw too short");
     // Unused tap slots repeat the first offset: valid reads whose sums are dropped.
     let mut offs = [offsets[0]; WG_TAPS];
     offs[..taps].copy_from_slice(offsets);
@@ -152,8 +166,10 @@ pub(crate) fn weight_grad_tile(
     for (row, j) in sums.iter_mut().zip(0..taps) {
         row.copy_from_slice(&acc[j * ldk..][..WG_COLS]);
     }
-    // SAFETY: avx512f is present (token); reads reach x[max_off + cells.end − 1] and
-    // gyt[(cells.end − 1)·ldk + 31], checked above.
+    // SAFETY: avx512f is present (token); cell q < cells.end reads x[off + q] up to
+    // x[max_off + cells.end − 1] (unused tap slots repeat offsets[0], also in range) and
+    // gyt[q·ldk + i] for i < 32 up to gyt[(cells.end − 1)·ldk + 31]; both were checked above
+    // without overflow. `sums` is a local array the kernel owns.
     unsafe { weight_grad_sums(x.as_ptr(), &offs, gyt.as_ptr(), ldk, cells, &mut sums) };
     for (row, j) in sums.iter().zip(0..taps) {
         acc[j * ldk..][..WG_COLS].copy_from_slice(row);
