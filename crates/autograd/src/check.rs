@@ -119,6 +119,9 @@ struct Setup<'a> {
     params: &'a ParamStore<f64>,
     slots: Vec<Slot>,
     names: Vec<String>,
+    /// The values as the caller gave them: perturbed copies are laid out in memory the same
+    /// way, so a strided feed is evaluated strided (the point of checking strided inputs).
+    given: Vec<Tensor<f64>>,
 }
 
 impl Setup<'_> {
@@ -130,11 +133,14 @@ impl Setup<'_> {
     ) -> Result<(Feeds, ParamStore<f64>)> {
         let mut feeds = self.feeds.clone();
         let mut params = self.params.clone();
-        for (slot, (v, name)) in self.slots.iter().zip(values.iter().zip(&self.names)) {
+        for (i, (slot, v)) in self.slots.iter().zip(values).enumerate() {
             match slot {
                 Slot::Feed(id) => {
-                    feeds.values.remove(&FeedKey::Name(name.clone()));
-                    feeds.insert(*id, v.clone());
+                    feeds.values.remove(&FeedKey::Name(self.names[i].clone()));
+                    // A layout that addresses an element twice (a broadcast feed) cannot hold
+                    // a perturbation of one element; such a feed is evaluated contiguous.
+                    let laid = v.laid_out_like(&self.given[i]).unwrap_or_else(|| v.clone());
+                    feeds.insert(*id, laid);
                 }
                 Slot::Param(key) => params.set(key, v.clone())?,
             }
@@ -209,6 +215,7 @@ pub fn check_gradients(
         params,
         slots: Vec::new(),
         names: Vec::new(),
+        given: Vec::new(),
     };
     let mut base = Vec::new();
     for &x in wrt {
@@ -241,6 +248,7 @@ pub fn check_gradients(
         setup.names.push(node.name.clone());
         setup.slots.push(slot);
         base.push(value.contiguous());
+        setup.given.push(value);
     }
     // Scalar loss L = Σ r·y.
     let mut extra = Vec::new();
@@ -343,4 +351,40 @@ pub fn check_gradients(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A strided feed must be evaluated strided: the perturbed copies the checker feeds keep
+    /// the caller's strides (they used to be contiguous copies, so the `strided` dimension of
+    /// the gradient-check table tested nothing).
+    #[test]
+    fn perturbed_feeds_keep_the_given_strides() {
+        let mut g = Graph::<f64>::new();
+        let x = g.input("x", &[2usize, 3][..]).unwrap();
+        let strided = Tensor::<f64>::arange(6)
+            .reshape(&[3, 2])
+            .unwrap()
+            .t()
+            .unwrap();
+        assert!(!strided.is_contiguous());
+        let mut feeds = Feeds::new();
+        feeds.insert(x, strided.clone());
+        let params = ParamStore::new();
+        let setup = Setup {
+            feeds: &feeds,
+            params: &params,
+            slots: vec![Slot::Feed(x)],
+            names: vec!["x".into()],
+            given: vec![strided.clone()],
+        };
+        let bumped = perturbed(&strided.contiguous(), &unit(&[2, 3], 4), 0.5).unwrap();
+        let (fed, _) = setup.with(std::slice::from_ref(&bumped), &[]).unwrap();
+        let fed = fed.values[&FeedKey::Node(x)].as_type::<f64>().unwrap();
+        assert_eq!(fed.strides(), strided.strides());
+        assert_eq!(fed.to_vec(), bumped.to_vec());
+        assert_eq!(fed.to_vec(), vec![0.0, 2.0, 4.0, 1.0, 3.5, 5.0]);
+    }
 }

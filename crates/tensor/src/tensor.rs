@@ -194,6 +194,32 @@ impl<T: Element> Tensor<T> {
         }
     }
 
+    /// The values of `self` laid out in memory the way `like` is: `like`'s shape, strides and
+    /// offset over a fresh buffer as long as `like`'s storage. Gradient checks feed perturbed
+    /// values this way, so they take the same strided code paths as the original feed.
+    ///
+    /// `None` when the shapes differ, or when `like` addresses one element from several
+    /// indices (a broadcast view), where no tensor of that layout holds distinct values.
+    pub fn laid_out_like(&self, like: &Tensor<T>) -> Option<Tensor<T>> {
+        if self.shape() != like.shape() {
+            return None;
+        }
+        if like.is_contiguous() {
+            return Some(self.contiguous());
+        }
+        let offsets: Vec<usize> = like.layout.offsets().collect();
+        let mut sorted = offsets.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        let mut storage = vec![T::zero(); like.storage.len()];
+        for (&at, &v) in offsets.iter().zip(self.data().iter()) {
+            storage[at] = v;
+        }
+        Some(Self::from_parts(Arc::new(storage), like.layout.clone()))
+    }
+
     /// Copies a strided view into a row-major `Vec`, row by row.
     fn gather_strided(&self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.numel());

@@ -164,6 +164,32 @@ mod tests {
     }
 
     #[test]
+    fn laid_out_like_copies_the_layout_not_the_values() {
+        let like = Tensor::<f32>::arange(12)
+            .reshape(&[3, 4])
+            .unwrap()
+            .narrow(1, 1, 2)
+            .unwrap()
+            .t()
+            .unwrap();
+        let values = Tensor::<f32>::from_fn(&[2, 3], |i| 10.0 + i as f32);
+        let laid = values.laid_out_like(&like).unwrap();
+        assert_eq!(laid.strides(), like.strides());
+        assert_eq!(laid.layout().offset(), like.layout().offset());
+        assert!(!laid.shares_storage_with(&like));
+        assert_eq!(laid.to_vec(), values.to_vec());
+        let b = Tensor::<f32>::arange(3).broadcast_to(&[2, 3]).unwrap();
+        assert!(
+            values.laid_out_like(&b).is_none(),
+            "a broadcast view aliases"
+        );
+        assert!(
+            values.laid_out_like(&like.t().unwrap()).is_none(),
+            "shapes differ"
+        );
+    }
+
+    #[test]
     fn reshape_copies_only_when_needed() {
         let x = Tensor::<f32>::arange(6).reshape(&[2, 3]).unwrap();
         assert!(x.reshape(&[3, 2]).unwrap().shares_storage_with(&x));
