@@ -113,6 +113,14 @@ impl Conv2dGeometry {
         if self.groups == 0 {
             return Err(TensorError::invalid(OP, "groups must be positive, got 0"));
         }
+        if self.in_h == 0 || self.in_w == 0 {
+            // Padding alone could still make windows fit, but they would convolve nothing but
+            // zeros, and the kernels divide by the image area.
+            return Err(TensorError::invalid(
+                OP,
+                format!("input must be non-empty, got {}×{}", self.in_h, self.in_w),
+            ));
+        }
         if !self.in_channels.is_multiple_of(self.groups)
             || !self.out_channels.is_multiple_of(self.groups)
         {

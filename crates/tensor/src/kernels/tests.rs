@@ -337,6 +337,31 @@ fn empty_batch_gives_zero_weight_grad() {
 }
 
 #[test]
+fn an_empty_image_is_refused_even_when_padding_would_make_windows_fit() {
+    // 0×0 input, 1×1 kernel, padding 1: windows fit the padded 2×2, but there is no image.
+    // Every pass refuses it with the shape in the message (it used to divide by zero).
+    let g = geom(2, 3, 0, 4, 1, 1);
+    let w = vec![0.0f32; g.weight_len()];
+    let mut y = vec![0.0f32; g.output_len()];
+    let mut gw = vec![0.0f32; g.weight_len()];
+    let e = conv::conv2d_forward(&g, &[], &w, &mut y)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("conv2d") && e.contains("non-empty, got 0×0"),
+        "{e}"
+    );
+    let e = conv::conv2d_input_grad(&g, &y, &w, &mut [])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("non-empty"), "{e}");
+    let e = conv::conv2d_weight_grad(&g, &[], &y, &mut gw)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("non-empty"), "{e}");
+}
+
+#[test]
 fn conv_bad_inputs_are_errors() {
     let g = geom(2, 4, 6, 3, 3, 1);
     let x = vec![0.0f32; g.input_len()];
