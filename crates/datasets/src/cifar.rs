@@ -10,6 +10,11 @@ use crate::source::Source;
 pub const RECORD_BYTES: usize = 1 + 3 * 32 * 32;
 const IMAGE_BYTES: usize = RECORD_BYTES - 1;
 
+/// Most records one file may hold: all 60,000 images of CIFAR-10 (184 MB), six times the
+/// 10,000 of a real batch. The format has no header, so this is what bounds the memory a
+/// (gzipped) file can make the reader take, together with the deflate bound of `Source`.
+pub const MAX_RECORDS: usize = 60_000;
+
 /// Reads one CIFAR-10 binary batch file: `(images [N·3·32·32], labels [N])`.
 pub fn read_cifar_batch(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut src = Source::open(path)?;
@@ -33,6 +38,12 @@ pub fn read_cifar_batch(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
         let got = src.read_some(&mut record)?;
         if got == 0 {
             break;
+        }
+        if labels.len() == MAX_RECORDS {
+            return Err(src.format_error(
+                start,
+                format!("more than {MAX_RECORDS} records: not a CIFAR-10 batch file"),
+            ));
         }
         if got < RECORD_BYTES {
             return Err(src.format_error(

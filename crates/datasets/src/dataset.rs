@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::catalog::DatasetKind;
 use crate::cifar::read_cifar_batch;
 use crate::error::{DatasetError, Result};
-use crate::idx::read_idx;
+use crate::idx::{read_idx, read_idx_shaped};
 
 /// The environment variable naming the data directory.
 pub const DATA_ENV: &str = "CONVNET_DATA";
@@ -159,18 +159,9 @@ fn load_idx_pair(kind: DatasetKind, split: Split, folder: &Path) -> Result<Datas
         .ok_or_else(|| missing(kind, folder.join(format!("{image_stem}.gz"))))?;
     let labels_path = find_file(folder, &label_stem)
         .ok_or_else(|| missing(kind, folder.join(format!("{label_stem}.gz"))))?;
-    let images = read_idx(&images_path, 3)?;
+    let [_, h, w] = kind.image_shape();
+    let images = read_idx_shaped(&images_path, &[None, Some(h), Some(w)], "images")?;
     let labels = read_idx(&labels_path, 1)?;
-    if images.dims[1..] != [28, 28] {
-        return Err(DatasetError::Format {
-            path: images_path,
-            offset: 8,
-            detail: format!(
-                "images are {}×{}, expected 28×28",
-                images.dims[1], images.dims[2]
-            ),
-        });
-    }
     if images.dims[0] != labels.dims[0] {
         return Err(DatasetError::CountMismatch {
             images: images_path,

@@ -46,6 +46,13 @@ pub enum DatasetError {
     },
     #[error("download of {url} failed: {detail}")]
     Download { url: String, detail: String },
+    /// The loader's background thread failed while preparing a batch.
+    #[error("data loader: batch {batch} of epoch {epoch} could not be prepared: {detail}")]
+    Loader {
+        epoch: u64,
+        batch: usize,
+        detail: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }

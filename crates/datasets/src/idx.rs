@@ -20,6 +20,14 @@ pub struct IdxArray {
 
 /// Reads an IDX file (gzipped or not) and checks it has `expected_rank` dimensions.
 pub fn read_idx(path: &Path, expected_rank: usize) -> Result<IdxArray> {
+    read_idx_shaped(path, &vec![None; expected_rank], "")
+}
+
+/// Reads an IDX file whose dimensions must match `expected` (`None`: any size), checked
+/// from the header before any of the payload is read; `what` names the items in the message
+/// (e.g. "images" gives "images are 28×27, expected 28×28").
+pub fn read_idx_shaped(path: &Path, expected: &[Option<usize>], what: &str) -> Result<IdxArray> {
+    let expected_rank = expected.len();
     let mut src = Source::open(path)?;
     let magic = src.read_u32_be("the magic number")?;
     let [zero_a, zero_b, kind, rank] = magic.to_be_bytes();
@@ -47,6 +55,27 @@ pub fn read_idx(path: &Path, expected_rank: usize) -> Result<IdxArray> {
     let mut dims = Vec::with_capacity(expected_rank);
     for i in 0..expected_rank {
         dims.push(src.read_u32_be(&format!("dimension {i}"))? as usize);
+    }
+    let wrong = dims
+        .iter()
+        .zip(expected)
+        .position(|(&d, e)| e.is_some_and(|e| e != d));
+    if let Some(i) = wrong {
+        let show = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join("×");
+        let want: Vec<usize> = expected
+            .iter()
+            .zip(&dims)
+            .map(|(e, &d)| e.unwrap_or(d))
+            .collect();
+        let items = if what.is_empty() { "items" } else { what };
+        return Err(src.format_error(
+            4 + 4 * i as u64,
+            format!(
+                "{items} are {}, expected {}",
+                show(&dims[1..]),
+                show(&want[1..])
+            ),
+        ));
     }
     let len = dims
         .iter()

@@ -16,6 +16,7 @@ pub mod error;
 pub mod fsutil;
 pub mod idx;
 pub mod loader;
+mod prefetch;
 mod source;
 
 pub use catalog::DatasetKind;

@@ -6,15 +6,13 @@
 //! batch `b` only on `(seed, e, b)`, so the same seed gives the same batches whether or not
 //! prefetching is on, and a run resumed at `(e, b)` sees exactly the batches it would have seen.
 
-use std::sync::mpsc::{Receiver, sync_channel};
-use std::thread::JoinHandle;
-
 use convnet_tensor::{Tensor, mix_seed as mix, rng_from_seed};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::dataset::Dataset;
 use crate::error::{DatasetError, Result};
+use crate::prefetch::Prefetch;
 
 /// Random augmentation applied to training batches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -144,31 +142,24 @@ impl DataLoader {
                     next: start,
                     count,
                 },
+                epoch,
             };
         }
         // Two batches in flight: enough to hide preparation behind a training step without
         // holding much memory.
-        let (tx, rx) = sync_channel(2);
-        let handle = std::thread::Builder::new()
-            .name("convnet-loader".into())
-            .spawn(move || {
-                for b in start..count {
-                    if tx.send(job.make(b)).is_err() {
-                        break; // the consumer stopped early
-                    }
-                }
-            })
-            .ok();
-        match handle {
-            Some(h) => EpochIter {
-                inner: Inner::Prefetch { rx, _handle: h },
+        let dataset = self.dataset.clone();
+        let config = self.config.clone();
+        match Prefetch::spawn("convnet-loader", start..count, 2, move |b| job.make(b)) {
+            Ok(p) => EpochIter {
+                inner: Inner::Prefetch(p),
+                epoch,
             },
             // Could not spawn a thread: fall back to preparing batches inline.
-            None => {
+            Err(_) => {
                 let job = BatchJob {
-                    dataset: self.dataset.clone(),
-                    config: self.config.clone(),
                     order: self.order(epoch),
+                    dataset,
+                    config,
                     epoch,
                 };
                 EpochIter {
@@ -177,6 +168,7 @@ impl DataLoader {
                         next: start,
                         count,
                     },
+                    epoch,
                 }
             }
         }
@@ -257,15 +249,14 @@ enum Inner {
         next: usize,
         count: usize,
     },
-    Prefetch {
-        rx: Receiver<Batch>,
-        _handle: JoinHandle<()>,
-    },
+    Prefetch(Prefetch<Batch>),
 }
 
-/// Iterator over the batches of one epoch.
+/// Iterator over the batches of one epoch. A batch that could not be prepared (its
+/// background thread panicked) is an error, after which the iterator ends.
 pub struct EpochIter {
     inner: Inner,
+    epoch: u64,
 }
 
 impl std::fmt::Debug for EpochIter {
@@ -275,18 +266,22 @@ impl std::fmt::Debug for EpochIter {
 }
 
 impl Iterator for EpochIter {
-    type Item = Batch;
+    type Item = Result<Batch>;
 
-    fn next(&mut self) -> Option<Batch> {
+    fn next(&mut self) -> Option<Result<Batch>> {
         match &mut self.inner {
             Inner::Inline { job, next, count } => {
                 if *next >= *count {
                     return None;
                 }
                 *next += 1;
-                Some(job.make(*next - 1))
+                Some(Ok(job.make(*next - 1)))
             }
-            Inner::Prefetch { rx, .. } => rx.recv().ok(),
+            Inner::Prefetch(p) => Some(p.next()?.map_err(|(batch, detail)| DatasetError::Loader {
+                epoch: self.epoch,
+                batch,
+                detail,
+            })),
         }
     }
 }

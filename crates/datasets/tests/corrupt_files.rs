@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use convnet_datasets::cifar::read_cifar_batch;
+use convnet_datasets::cifar::{RECORD_BYTES, read_cifar_batch};
 use convnet_datasets::idx::read_idx;
 use convnet_datasets::{Dataset, DatasetKind, Split};
 use flate2::Compression;
@@ -170,4 +170,65 @@ fn cifar_records_are_validated() {
     );
     let p = write(dir.path(), "empty.bin", &[]);
     assert!(read_cifar_batch(&p).is_err());
+}
+
+#[test]
+fn idx_dimensions_are_checked_before_the_payload_is_read() {
+    // A header that says 28×27 with no payload at all: the shape is the error, not the length.
+    let dir = tempfile::tempdir().unwrap();
+    let mnist = dir.path().join("mnist");
+    std::fs::create_dir(&mnist).unwrap();
+    write(
+        &mnist,
+        "t10k-images-idx3-ubyte",
+        &idx_bytes(0x0803, &[60_000, 28, 27], &[]),
+    );
+    write(
+        &mnist,
+        "t10k-labels-idx1-ubyte",
+        &idx_bytes(0x0801, &[60_000], &[]),
+    );
+    let e = Dataset::load(DatasetKind::Mnist, Split::Test, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("t10k-images-idx3-ubyte") && e.contains("at byte 12: images are 28×27"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_gzipped_idx_header_promising_more_than_the_file_can_hold_is_refused_unread() {
+    // 87 compressed bytes cannot hold 47 MB: deflate expands at most 1032-fold.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = gz(&idx_bytes(0x0803, &[60_000, 28, 28], &[0; 64]));
+    let p = write(dir.path(), "bomb.gz", &bytes);
+    let e = read_idx(&p, 3).unwrap_err().to_string();
+    assert!(
+        e.contains("bomb.gz")
+            && e.contains("header promises 47040000 bytes")
+            && e.contains("compressed bytes can decompress to at most"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_cifar_gzip_bomb_is_stopped_at_the_record_cap() {
+    // 60,001 all-zero records: 184 MB that gzip packs into ~180 KB. The reader stops at the
+    // cap instead of growing without bound.
+    let dir = tempfile::tempdir().unwrap();
+    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+    let zeros = vec![0u8; RECORD_BYTES * 1000];
+    for _ in 0..60 {
+        enc.write_all(&zeros).unwrap();
+    }
+    enc.write_all(&zeros[..RECORD_BYTES]).unwrap();
+    let bytes = enc.finish().unwrap();
+    assert!(bytes.len() < 400_000, "{}", bytes.len());
+    let p = write(dir.path(), "data_batch_1.bin.gz", &bytes);
+    let e = read_cifar_batch(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("data_batch_1.bin.gz") && e.contains("more than 60000 records"),
+        "{e}"
+    );
 }

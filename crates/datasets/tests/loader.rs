@@ -16,6 +16,7 @@ fn mnist_test() -> Dataset {
 fn batches(loader: &DataLoader, epoch: u64) -> Vec<(Vec<f32>, Vec<usize>)> {
     loader
         .epoch(epoch)
+        .map(|b| b.unwrap())
         .map(|b| (b.images.to_vec(), b.labels))
         .collect()
 }
@@ -53,6 +54,7 @@ fn resuming_mid_epoch_gives_the_remaining_batches() {
     let all = batches(&loader, 2);
     let tail: Vec<_> = loader
         .epoch_from(2, 6)
+        .map(|b| b.unwrap())
         .map(|b| (b.images.to_vec(), b.labels))
         .collect();
     assert_eq!(tail, all[6..].to_vec());
@@ -62,9 +64,9 @@ fn resuming_mid_epoch_gives_the_remaining_batches() {
 fn batch_counts_follow_drop_last_and_every_example_appears_once() {
     let d = mnist_test();
     let keep = DataLoader::new(d.clone(), LoaderConfig::new(300, 1)).unwrap();
-    let sizes: Vec<usize> = keep.epoch(0).map(|b| b.labels.len()).collect();
+    let sizes: Vec<usize> = keep.epoch(0).map(|b| b.unwrap().labels.len()).collect();
     assert_eq!(sizes, [300, 300, 300, 100]);
-    let mut seen: Vec<usize> = keep.epoch(0).flat_map(|b| b.labels).collect();
+    let mut seen: Vec<usize> = keep.epoch(0).flat_map(|b| b.unwrap().labels).collect();
     let mut want: Vec<usize> = (0..d.len()).map(|i| d.label(i)).collect();
     seen.sort();
     want.sort();
@@ -84,7 +86,7 @@ fn batch_counts_follow_drop_last_and_every_example_appears_once() {
 #[test]
 fn normalisation_centres_the_data() {
     let loader = DataLoader::new(mnist_test(), LoaderConfig::evaluation(1000)).unwrap();
-    let batch = loader.epoch(0).next().unwrap();
+    let batch = loader.epoch(0).next().unwrap().unwrap();
     assert_eq!(batch.images.shape(), &[1000, 1, 28, 28]);
     let v = batch.images.to_vec();
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
@@ -106,7 +108,7 @@ fn flip_mirrors_and_crop_shifts() {
         },
     )
     .unwrap();
-    let x = plain.epoch(0).next().unwrap().images.to_vec();
+    let x = plain.epoch(0).next().unwrap().unwrap().images.to_vec();
     let flip_cfg = LoaderConfig {
         normalize: false,
         augment: Augment {
@@ -123,7 +125,13 @@ fn flip_mirrors_and_crop_shifts() {
     };
     let mut saw_flip = false;
     for epoch in 0..16 {
-        let y = flipper.epoch(epoch).next().unwrap().images.to_vec();
+        let y = flipper
+            .epoch(epoch)
+            .next()
+            .unwrap()
+            .unwrap()
+            .images
+            .to_vec();
         assert!(y == x || y == mirrored(&x));
         saw_flip |= y == mirrored(&x);
     }
@@ -151,7 +159,13 @@ fn flip_mirrors_and_crop_shifts() {
     };
     let mut shifts = std::collections::HashSet::new();
     for epoch in 0..12 {
-        let y = cropper.epoch(epoch).next().unwrap().images.to_vec();
+        let y = cropper
+            .epoch(epoch)
+            .next()
+            .unwrap()
+            .unwrap()
+            .images
+            .to_vec();
         // The crop is the image shifted by some offset within the padding, zeros outside.
         let found = (-4..=4)
             .flat_map(|dy| (-4..=4).map(move |dx| (dy, dx)))

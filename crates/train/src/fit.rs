@@ -246,6 +246,7 @@ impl Trainer {
                 .epoch_from(epoch, start)
                 .take(per_epoch.saturating_sub(start))
             {
+                let batch = batch?;
                 let (loss, logits) = self.train_batch(&batch.images, &batch.labels, config.seed)?;
                 running.add(loss, &logits, &batch.labels);
                 report.step_losses.push(loss);
@@ -362,6 +363,7 @@ pub fn evaluate(
     let mut confusion = vec![vec![0; classes]; classes];
     let limit = limit_batches.unwrap_or(usize::MAX);
     for batch in loader.epoch(0).take(limit) {
+        let batch = batch?;
         let (loss, logits) = evaluator.evaluate(params, &batch.images, &labels(&batch.labels))?;
         running.add(loss, &logits, &batch.labels);
         for (t, row) in confusion_matrix(&logits, &batch.labels, classes)

@@ -41,7 +41,8 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
     let batch = loader
         .epoch(0)
         .next()
-        .ok_or_else(|| Failure::run(format!("the {dataset} test split is empty")))?;
+        .ok_or_else(|| Failure::run(format!("the {dataset} test split is empty")))?
+        .map_err(Failure::run)?;
     let n = batch.labels.len();
     if args.image >= n {
         return Err(Failure::usage(format!(
