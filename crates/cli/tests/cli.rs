@@ -98,6 +98,37 @@ fn usage_errors_exit_2_and_say_what_is_valid() {
     );
 }
 
+/// Numbers a user can type that would overflow a size or exhaust the machine are usage
+/// errors naming the option, never an arithmetic panic or a hang.
+#[test]
+fn numbers_past_any_sane_size_are_usage_errors() {
+    for (args, says) in [
+        (
+            &["summary", "--input", "3x99999999999x99999999999"][..],
+            "--input 3x99999999999x99999999999: each of C, H and W must be between 1 and 65536",
+        ),
+        (
+            &[
+                "summary",
+                "--model",
+                "lenet5",
+                "--batch",
+                "18446744073709551615",
+            ][..],
+            "--batch 18446744073709551615: summary at batch 18446744073709551615",
+        ),
+        (
+            &["train", "--threads", "100000", "--epochs", "1"][..],
+            "--threads 100000: must be between 1 and 1024",
+        ),
+    ] {
+        let o = convnet(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
+        assert!(!text(&o).contains("panicked"), "{args:?}: {}", text(&o));
+    }
+}
+
 #[test]
 fn missing_data_exits_66_and_says_how_to_get_it() {
     let o = Command::new(env!("CARGO_BIN_EXE_convnet"))

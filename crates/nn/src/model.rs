@@ -246,14 +246,14 @@ impl<T: Element> Model<T> {
             .filter(|p| !p.trainable)
             .map(|p| p.numel() as u64)
             .sum();
-        Ok(Summary::from_records(
+        Summary::from_records(
             Shape::with_batch(&self.input_shape),
             &g.layers,
             batch,
             trainable,
             buffers,
             std::mem::size_of::<T>(),
-        ))
+        )
     }
 }
 

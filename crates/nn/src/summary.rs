@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use convnet_autograd::Shape;
 
+use crate::error::{NnError, Result};
 use crate::module::LayerRecord;
 
 /// `61706` → `61,706`.
@@ -130,33 +131,53 @@ impl Summary {
         trainable_params: u64,
         buffer_elements: u64,
         element_bytes: usize,
-    ) -> Self {
+    ) -> Result<Self> {
         let rows: Vec<SummaryRow> = records
             .iter()
             .filter(|r| r.row)
-            .map(|r| SummaryRow {
-                name: r.name.clone(),
-                kind: r.kind.to_string(),
-                output_shape: r.output_shape.clone(),
-                arithmetic: r.info.arithmetic.clone(),
-                params: r.own_params as u64,
-                params_formula: r.info.params_formula.clone(),
-                macs: r.info.macs,
-                activation_bytes: (r.output_shape.resolve(batch).iter().product::<usize>()
-                    * element_bytes) as u64,
+            .map(|r| {
+                let dims = r.output_shape.resolve(batch);
+                let bytes = dims
+                    .iter()
+                    .try_fold(element_bytes as u64, |a, &d| a.checked_mul(d as u64))
+                    .ok_or_else(|| {
+                        NnError::Usage(format!(
+                            "summary at batch {batch}: layer `{}`'s output {dims:?} has more \
+                             bytes than fit in 64 bits",
+                            r.name
+                        ))
+                    })?;
+                Ok(SummaryRow {
+                    name: r.name.clone(),
+                    kind: r.kind.to_string(),
+                    output_shape: r.output_shape.clone(),
+                    arithmetic: r.info.arithmetic.clone(),
+                    params: r.own_params as u64,
+                    params_formula: r.info.params_formula.clone(),
+                    macs: r.info.macs,
+                    activation_bytes: bytes,
+                })
             })
-            .collect();
-        Summary {
+            .collect::<Result<_>>()?;
+        let activation_bytes = rows
+            .iter()
+            .try_fold(0u64, |a, r| a.checked_add(r.activation_bytes))
+            .ok_or_else(|| {
+                NnError::Usage(format!(
+                    "summary at batch {batch}: the activations take more bytes than fit in 64 bits"
+                ))
+            })?;
+        Ok(Summary {
             input_shape,
             batch,
             total_macs: rows.iter().map(|r| r.macs).sum(),
-            activation_bytes: rows.iter().map(|r| r.activation_bytes).sum(),
+            activation_bytes,
             rows,
             trainable_params,
             buffer_elements,
             param_bytes: (trainable_params + buffer_elements) * element_bytes as u64,
             element_bytes,
-        }
+        })
     }
 
     const HEADERS: [&'static str; 7] = [

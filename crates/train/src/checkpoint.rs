@@ -25,6 +25,10 @@ use crate::error::{Result, TrainError};
 
 const FORMAT: &str = "convnet-checkpoint-1";
 
+/// Largest step or epoch counter a checkpoint may hold: 2⁵³, a million steps a second for
+/// 285 years, and exactly representable as an f64 (schedules compute with the step count).
+const MAX_COUNTER: u64 = 1 << 53;
+
 /// Where a run stands: what resuming needs besides tensors.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrainPosition {
@@ -264,10 +268,18 @@ impl<T: Element> Checkpoint<T> {
                 .cloned()
                 .ok_or_else(|| format!("metadata entry {k} is missing"))
         };
+        // Counters (steps, epochs) only ever grow by one per step, so anything near u64::MAX
+        // is a crafted or corrupt file; refusing it here keeps every later `+= 1` exact.
         let num = |k: &str| -> Result<u64, String> {
-            get(k)?
+            let v: u64 = get(k)?
                 .parse()
-                .map_err(|_| format!("metadata entry {k} is not a number"))
+                .map_err(|_| format!("metadata entry {k} is not a number"))?;
+            if v > MAX_COUNTER {
+                return Err(format!(
+                    "metadata entry {k} = {v} is implausibly large (more than {MAX_COUNTER})"
+                ));
+            }
+            Ok(v)
         };
         let mut by_name: HashMap<String, Tensor<T>> = HashMap::new();
         for (name, view) in &tensors {
@@ -310,11 +322,12 @@ impl<T: Element> Checkpoint<T> {
                 }
                 let mut param_steps = BTreeMap::new();
                 for (k, v) in prefixed("optim.param_steps.") {
-                    param_steps.insert(
-                        k.clone(),
-                        v.parse()
-                            .map_err(|_| format!("optimizer step count for {k} is malformed"))?,
-                    );
+                    let steps: u64 = v
+                        .parse()
+                        .ok()
+                        .filter(|&n| n <= MAX_COUNTER)
+                        .ok_or_else(|| format!("optimizer step count for {k} is malformed"))?;
+                    param_steps.insert(k.clone(), steps);
                 }
                 let slots = by_name
                     .iter()

@@ -71,6 +71,28 @@ fn round_trip_is_bit_exact() {
 }
 
 #[test]
+fn a_crafted_step_counter_near_the_top_of_u64_is_refused() {
+    // A well-formed file (valid checksum) whose counters would overflow on the next step.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ck.safetensors");
+    let mut c = sample();
+    c.position.step = u64::MAX;
+    c.save(&path).unwrap();
+    let e = Checkpoint::<f32>::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("position.step") && e.contains("implausibly large"),
+        "{e}"
+    );
+    let mut c = sample();
+    if let Some(o) = c.optimizer.as_mut() {
+        o.param_steps.insert("fc.weight".into(), u64::MAX);
+    }
+    c.save(&path).unwrap();
+    let e = Checkpoint::<f32>::load(&path).unwrap_err().to_string();
+    assert!(e.contains("step count for fc.weight"), "{e}");
+}
+
+#[test]
 fn corruption_is_detected_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ck.safetensors");

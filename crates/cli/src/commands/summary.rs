@@ -3,12 +3,21 @@
 use crate::Failure;
 use crate::args::SummaryArgs;
 
-/// Parses `CxHxW` (also accepts `×`).
+/// Largest channel count, height or width `--input` accepts: far beyond any real image, and
+/// small enough that per-layer sizes times any batch stay far from overflow.
+pub const MAX_INPUT_DIM: usize = 1 << 16;
+
+/// Parses `CxHxW` (also accepts `×`); each dimension in 1..=65536.
 pub fn parse_input(s: &str) -> Result<[usize; 3], Failure> {
     let parts: Vec<&str> = s.split(['x', '×', 'X']).collect();
     let nums: Option<Vec<usize>> = parts.iter().map(|p| p.trim().parse().ok()).collect();
     match nums.as_deref() {
-        Some(&[c, h, w]) if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
+        Some(&[c, h, w]) if [c, h, w].iter().all(|&d| (1..=MAX_INPUT_DIM).contains(&d)) => {
+            Ok([c, h, w])
+        }
+        Some(&[_, _, _]) => Err(Failure::usage(format!(
+            "--input {s}: each of C, H and W must be between 1 and {MAX_INPUT_DIM}"
+        ))),
         _ => Err(Failure::usage(format!(
             "--input {s}: expected CxHxW, e.g. 3x224x224"
         ))),
@@ -18,7 +27,9 @@ pub fn parse_input(s: &str) -> Result<[usize; 3], Failure> {
 pub fn run(args: SummaryArgs) -> Result<(), Failure> {
     let input = args.input.as_deref().map(parse_input).transpose()?;
     let model = crate::commands::train::build_model(&args.model, args.classes, input)?;
-    let summary = model.summary(args.batch.max(1)).map_err(Failure::run)?;
+    let summary = model
+        .summary(args.batch.max(1))
+        .map_err(|e| Failure::usage(format!("--batch {}: {e}", args.batch)))?;
     if args.markdown {
         print!("{}", summary.to_markdown());
     } else {

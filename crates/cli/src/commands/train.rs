@@ -223,7 +223,16 @@ impl Callback for PrintEpoch {
     }
 }
 
+/// Most threads `--threads` accepts: more than any machine this runs on has cores, fewer than
+/// would exhaust the process's thread limit while the pool starts.
+const MAX_THREADS: usize = 1024;
+
 fn rayon_threads(n: usize) -> Result<(), Failure> {
+    if !(1..=MAX_THREADS).contains(&n) {
+        return Err(Failure::usage(format!(
+            "--threads {n}: must be between 1 and {MAX_THREADS}"
+        )));
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global()
