@@ -1,5 +1,7 @@
 //! Hooks into the fit loop, and early stopping (the one every run wants) built on them.
 
+use std::collections::BTreeMap;
+
 use crate::log::EpochRecord;
 
 /// What the fit loop should do after a callback has seen an epoch.
@@ -15,6 +17,15 @@ pub trait Callback {
         Control::Continue
     }
     fn on_batch_end(&mut self, _epoch: u64, _batch: usize, _loss: f64) {}
+    /// Values checkpoints keep so that a resumed run continues this callback exactly (e.g.
+    /// early stopping's counters). Keys must be unique across callbacks: prefix them with
+    /// the callback's name.
+    fn state(&self) -> BTreeMap<String, f64> {
+        BTreeMap::new()
+    }
+    /// Restores what [`Callback::state`] returned; called before the resumed run's first step
+    /// with every callback's entries (each picks its own keys).
+    fn load_state(&mut self, _state: &BTreeMap<String, f64>) {}
 }
 
 /// Stops when the monitored figure has not improved by `min_delta` for `patience` epochs.
@@ -56,6 +67,26 @@ impl Callback for EarlyStopping {
             Control::Stop
         } else {
             Control::Continue
+        }
+    }
+
+    fn state(&self) -> BTreeMap<String, f64> {
+        BTreeMap::from([
+            ("early_stopping.best".to_string(), self.best),
+            (
+                "early_stopping.bad_epochs".to_string(),
+                self.bad_epochs as f64,
+            ),
+        ])
+    }
+
+    fn load_state(&mut self, state: &BTreeMap<String, f64>) {
+        if let Some(&best) = state.get("early_stopping.best") {
+            self.best = best;
+        }
+        if let Some(&bad) = state.get("early_stopping.bad_epochs") {
+            // Stored from a usize, so a whole number below 2^53.
+            self.bad_epochs = bad as usize;
         }
     }
 }

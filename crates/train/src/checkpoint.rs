@@ -52,6 +52,10 @@ pub struct Checkpoint<T: Element = f32> {
     pub rng: BTreeMap<String, u64>,
     /// Free-form descriptive entries (model, dataset, …).
     pub info: BTreeMap<String, String>,
+    /// The fit loop's own state (best validation accuracy so far, the current epoch's running
+    /// metrics, callbacks' counters) and the shape of the run it belongs to (batch size,
+    /// batches per epoch, …), so a resumed run continues exactly or is refused.
+    pub fit: BTreeMap<String, f64>,
 }
 
 fn bits(v: f64) -> String {
@@ -167,6 +171,9 @@ impl<T: Element> Checkpoint<T> {
         }
         for (k, v) in &self.info {
             m.insert(format!("info.{k}"), v.clone());
+        }
+        for (k, v) in &self.fit {
+            m.insert(format!("fit.{k}"), bits(*v));
         }
         m
     }
@@ -351,6 +358,7 @@ impl<T: Element> Checkpoint<T> {
         let mut scheduler = BTreeMap::new();
         let mut rng = BTreeMap::new();
         let mut info = BTreeMap::new();
+        let mut fit = BTreeMap::new();
         for (k, v) in &meta {
             if let Some(s) = k.strip_prefix("sched.") {
                 scheduler.insert(
@@ -365,6 +373,11 @@ impl<T: Element> Checkpoint<T> {
                 );
             } else if let Some(s) = k.strip_prefix("info.") {
                 info.insert(s.to_string(), v.clone());
+            } else if let Some(s) = k.strip_prefix("fit.") {
+                fit.insert(
+                    s.to_string(),
+                    unbits(v).ok_or_else(|| format!("fit entry {s} is malformed"))?,
+                );
             }
         }
         let position = TrainPosition {
@@ -379,6 +392,7 @@ impl<T: Element> Checkpoint<T> {
             position,
             rng,
             info,
+            fit,
         })
     }
 

@@ -30,6 +30,9 @@ pub enum TrainError {
     /// A non-finite loss or another condition that stops training.
     #[error("{0}")]
     Training(String),
+    /// A checkpoint belongs to a run this `fit` would not continue exactly.
+    #[error("cannot resume exactly: {0}")]
+    Resume(String),
     #[error("{0}")]
     Invalid(String),
 }

@@ -6,6 +6,7 @@
 //! checkpoints hold parameters, buffers, optimizer and schedule state bit for bit. A run resumed
 //! from a checkpoint therefore produces the same losses, to the bit, as one that never stopped.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -46,7 +47,8 @@ pub struct FitConfig {
     pub limit_train_batches: Option<usize>,
     /// Validate on at most this many batches.
     pub limit_val_batches: Option<usize>,
-    /// Stop (as if interrupted) once this many steps have been taken in total.
+    /// Stop once this many steps have been taken in total, saving `last.safetensors` first
+    /// (to be resumed later).
     pub stop_after_steps: Option<u64>,
     pub clip_grad_norm: Option<f64>,
     pub schedule_unit: ScheduleUnit,
@@ -106,6 +108,51 @@ pub struct Trainer {
     pub position: TrainPosition,
     classes: usize,
     clip_norm: Option<f64>,
+    /// Best validation accuracy so far: `best.safetensors` is rewritten only when beaten.
+    best_accuracy: f64,
+    /// Running metrics of the current epoch, carried across a mid-epoch checkpoint.
+    running: Running,
+    /// What this run looks like (see [`run_shape`]): set by `fit`, saved in checkpoints.
+    shape: BTreeMap<String, f64>,
+    /// What `resume` read that `fit` checks and hands on.
+    resumed: Option<Resumed>,
+}
+
+/// The saved run's shape and seed (checked against the resumed `fit`) and the callbacks'
+/// entries (given to the callbacks before the first step).
+#[derive(Debug, Clone)]
+struct Resumed {
+    shape: BTreeMap<String, f64>,
+    seed: Option<u64>,
+    callbacks: BTreeMap<String, f64>,
+}
+
+/// The figures that fix which examples each step sees: a resumed run must share them to be
+/// exact. Epochs are not among them (a run may be extended); a schedule that depends on the
+/// epoch count keeps its own state and checks it.
+fn run_shape(
+    train: &DataLoader,
+    val: Option<&DataLoader>,
+    config: &FitConfig,
+) -> BTreeMap<String, f64> {
+    let per_epoch = config
+        .limit_train_batches
+        .map_or(train.batches_per_epoch(), |l| {
+            l.min(train.batches_per_epoch())
+        });
+    let mut m = BTreeMap::from([
+        ("train_examples".to_string(), train.dataset().len() as f64),
+        ("batch_size".to_string(), train.config().batch_size as f64),
+        ("batches_per_epoch".to_string(), per_epoch as f64),
+    ]);
+    if let Some(v) = val {
+        let batches = config
+            .limit_val_batches
+            .map_or(v.batches_per_epoch(), |l| l.min(v.batches_per_epoch()));
+        m.insert("val_examples".to_string(), v.dataset().len() as f64);
+        m.insert("val_batches".to_string(), batches as f64);
+    }
+    m
 }
 
 impl std::fmt::Debug for Trainer {
@@ -144,6 +191,10 @@ impl Trainer {
             position: TrainPosition::default(),
             classes,
             clip_norm: None,
+            best_accuracy: f64::NEG_INFINITY,
+            running: Running::default(),
+            shape: BTreeMap::new(),
+            resumed: None,
         })
     }
 
@@ -167,11 +218,99 @@ impl Trainer {
                 })?;
         }
         self.position = ck.position;
+        let bad = |detail: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let count = |k: &str| -> Result<usize> {
+            match ck.fit.get(k) {
+                None => Ok(0),
+                Some(&v) if v >= 0.0 && v <= (1u64 << 53) as f64 && v.fract() == 0.0 => {
+                    Ok(v as usize)
+                }
+                Some(v) => Err(bad(format!("fit entry {k} = {v} is not a count"))),
+            }
+        };
+        self.best_accuracy = ck
+            .fit
+            .get("best_val_accuracy")
+            .copied()
+            .unwrap_or(f64::NEG_INFINITY);
+        self.running = if ck.position.batch_in_epoch > 0 {
+            Running {
+                loss_sum: ck.fit.get("running.loss_sum").copied().unwrap_or(0.0),
+                correct: count("running.correct")?,
+                correct_top5: count("running.correct_top5")?,
+                count: count("running.count")?,
+            }
+        } else {
+            Running::default()
+        };
+        let prefixed = |p: &str| -> BTreeMap<String, f64> {
+            ck.fit
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(p)?.to_string(), *v)))
+                .collect()
+        };
+        self.resumed = Some(Resumed {
+            shape: prefixed("run."),
+            seed: ck.rng.get("seed").copied(),
+            callbacks: prefixed("callback."),
+        });
+        Ok(())
+    }
+
+    /// Refuses to continue a resumed run whose seed or shape differ from this fit's, then
+    /// hands the callbacks their saved state.
+    fn continue_resumed(&mut self, config: &FitConfig) -> Result<()> {
+        let Some(r) = self.resumed.take() else {
+            return Ok(());
+        };
+        if let Some(seed) = r.seed
+            && seed != config.seed
+        {
+            return Err(TrainError::Resume(format!(
+                "the checkpoint's run has seed {seed}, this fit has seed {}",
+                config.seed
+            )));
+        }
+        // Entries only one side has (a checkpoint from before they were recorded) are not
+        // compared.
+        for (key, saved) in &r.shape {
+            if let Some(now) = self.shape.get(key)
+                && now.to_bits() != saved.to_bits()
+            {
+                return Err(TrainError::Resume(format!(
+                    "the checkpoint's run has {key} = {saved}, this fit has {key} = {now}"
+                )));
+            }
+        }
+        for cb in &mut self.callbacks {
+            cb.load_state(&r.callbacks);
+        }
         Ok(())
     }
 
     /// The current state as a checkpoint.
     pub fn checkpoint(&self, config: &FitConfig) -> Checkpoint<f32> {
+        let mut fit = BTreeMap::from([
+            ("best_val_accuracy".to_string(), self.best_accuracy),
+            ("running.loss_sum".to_string(), self.running.loss_sum),
+            ("running.correct".to_string(), self.running.correct as f64),
+            (
+                "running.correct_top5".to_string(),
+                self.running.correct_top5 as f64,
+            ),
+            ("running.count".to_string(), self.running.count as f64),
+        ]);
+        fit.extend(self.shape.iter().map(|(k, v)| (format!("run.{k}"), *v)));
+        for cb in &self.callbacks {
+            fit.extend(
+                cb.state()
+                    .into_iter()
+                    .map(|(k, v)| (format!("callback.{k}"), v)),
+            );
+        }
         Checkpoint {
             params: Checkpoint::params_from(&self.params),
             optimizer: Some(self.optimizer.state()),
@@ -183,6 +322,7 @@ impl Trainer {
             position: self.position,
             rng: [("seed".to_string(), config.seed)].into_iter().collect(),
             info: config.info.iter().cloned().collect(),
+            fit,
         }
     }
 
@@ -234,21 +374,26 @@ impl Trainer {
             .map_or(train.batches_per_epoch(), |l| {
                 l.min(train.batches_per_epoch())
             });
-        let mut best_accuracy = f64::NEG_INFINITY;
+        self.shape = run_shape(train, val, config);
+        self.continue_resumed(config)?;
         while self.position.epoch < config.epochs {
             let epoch = self.position.epoch;
             let label = format!("epoch {}/{}", epoch + 1, config.epochs);
             let progress = EpochProgress::new(config.progress, &label, per_epoch);
             let started = Instant::now();
-            let mut running = Running::default();
             let start = self.position.batch_in_epoch as usize;
+            if start == 0 {
+                self.running = Running::default();
+            }
+            // Images of this epoch seen before a resume: not part of this call's throughput.
+            let done_before = self.running.count as f64;
             for batch in train
                 .epoch_from(epoch, start)
                 .take(per_epoch.saturating_sub(start))
             {
                 let batch = batch?;
                 let (loss, logits) = self.train_batch(&batch.images, &batch.labels, config.seed)?;
-                running.add(loss, &logits, &batch.labels);
+                self.running.add(loss, &logits, &batch.labels);
                 report.step_losses.push(loss);
                 self.position.step += 1;
                 self.position.batch_in_epoch += 1;
@@ -257,9 +402,9 @@ impl Trainer {
                 }
                 progress.update(
                     batch.index + 1,
-                    running.count,
-                    running.loss(),
-                    running.accuracy(),
+                    self.running.count,
+                    self.running.loss(),
+                    self.running.accuracy(),
                 );
                 for cb in &mut self.callbacks {
                     cb.on_batch_end(epoch + 1, batch.index, loss);
@@ -274,6 +419,8 @@ impl Trainer {
                     .stop_after_steps
                     .is_some_and(|s| self.position.step >= s)
                 {
+                    // A deliberate stop: leave a checkpoint to resume from.
+                    self.save(config, "last.safetensors")?;
                     progress.finish();
                     report.stopped_early = true;
                     report.position = self.position;
@@ -290,14 +437,14 @@ impl Trainer {
             self.position.batch_in_epoch = 0;
             let record = EpochRecord {
                 epoch: self.position.epoch,
-                train_loss: running.loss(),
-                train_accuracy: running.accuracy(),
+                train_loss: self.running.loss(),
+                train_accuracy: self.running.accuracy(),
                 val_loss: val_report.as_ref().map(|r| r.loss),
                 val_accuracy: val_report.as_ref().map(|r| r.accuracy),
                 val_top5: val_report.as_ref().map(|r| r.top5),
                 learning_rate: self.optimizer.learning_rate(),
                 seconds,
-                images_per_second: running.count as f64 / seconds.max(1e-9),
+                images_per_second: (self.running.count as f64 - done_before) / seconds.max(1e-9),
             };
             if self.scheduler.is_some() && config.schedule_unit == ScheduleUnit::Epoch {
                 self.advance_schedule(record.val_loss.or(Some(record.train_loss)))?;
@@ -305,18 +452,20 @@ impl Trainer {
             if let Some(log) = &mut log {
                 log.append(&record)?;
             }
-            self.save(config, "last.safetensors")?;
-            if let Some(acc) = record.val_accuracy
-                && acc > best_accuracy
-            {
-                best_accuracy = acc;
-                self.save(config, "best.safetensors")?;
-            }
-            report.history.push(record);
             let mut stop = false;
             for cb in &mut self.callbacks {
                 stop |= cb.on_epoch_end(&record) == Control::Stop;
             }
+            if let Some(acc) = record.val_accuracy
+                && acc > self.best_accuracy
+            {
+                self.best_accuracy = acc;
+                self.save(config, "best.safetensors")?;
+            }
+            // Saved after the callbacks and the best metric have seen the epoch, so a resume
+            // from here continues them exactly.
+            self.save(config, "last.safetensors")?;
+            report.history.push(record);
             if stop {
                 report.stopped_early = true;
                 break;

@@ -31,6 +31,10 @@ fn sample() -> Checkpoint<f32> {
         },
         rng: BTreeMap::from([("seed".to_string(), 42u64)]),
         info: BTreeMap::from([("model".to_string(), "lenet5".to_string())]),
+        fit: BTreeMap::from([
+            ("best_val_accuracy".to_string(), f64::NEG_INFINITY),
+            ("running.loss_sum".to_string(), 1.0 / 3.0),
+        ]),
     }
 }
 
@@ -68,6 +72,7 @@ fn round_trip_is_bit_exact() {
     assert_eq!(back.scheduler["best"].to_bits(), (0.1f64 + 0.2).to_bits());
     assert_eq!(c.position, back.position);
     assert_eq!((c.rng, c.info), (back.rng, back.info));
+    assert_eq!(c.fit, back.fit);
 }
 
 #[test]
