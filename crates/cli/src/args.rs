@@ -79,12 +79,12 @@ pub enum ProgressName {
 
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Model from the zoo (see `convnet models`).
-    #[arg(long, default_value = "lenet5")]
-    pub model: String,
-    /// Data set: mnist, fashion-mnist or cifar10.
-    #[arg(long, default_value = "mnist")]
-    pub dataset: String,
+    /// Model from the zoo (see `convnet models`) [default: lenet5].
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Data set: mnist, fashion-mnist or cifar10 [default: mnist].
+    #[arg(long)]
+    pub dataset: Option<String>,
     #[arg(long)]
     pub epochs: Option<u64>,
     #[arg(long)]
@@ -98,14 +98,17 @@ pub struct TrainArgs {
     pub schedule: Option<ScheduleName>,
     #[arg(long)]
     pub weight_decay: Option<f64>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of initialisation, data order, augmentation and Dropout [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub data: DataDirArg,
     /// Output directory for checkpoints and the CSV log (default: runs/<model>-<dataset>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue from a checkpoint (e.g. runs/lenet5-mnist/last.safetensors).
+    /// Continue exactly from a checkpoint (e.g. runs/lenet5-mnist/last.safetensors): the run's
+    /// recorded model, data set, seed and recipe are adopted; an option given that differs
+    /// from them is refused.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Train on at most this many batches per epoch (a quick run).
@@ -228,4 +231,24 @@ pub struct DownloadArgs {
     /// Fetch from this base URL instead of the standard mirror.
     #[arg(long)]
     pub base_url: Option<String>,
+}
+
+/// The name the command line uses (`nesterov`, `warmup-cosine`, …).
+fn value_name(v: &impl ValueEnum, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match v.to_possible_value() {
+        Some(p) => f.write_str(p.get_name()),
+        None => Ok(()),
+    }
+}
+
+impl std::fmt::Display for OptimizerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        value_name(self, f)
+    }
+}
+
+impl std::fmt::Display for ScheduleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        value_name(self, f)
+    }
 }

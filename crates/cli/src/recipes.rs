@@ -26,10 +26,10 @@ pub struct Recipe {
 }
 
 impl Recipe {
-    /// Defaults for a model on a data set, overridden by whatever the user passed.
-    pub fn resolve(args: &TrainArgs, cifar: bool) -> Recipe {
-        let residual = args.model.starts_with("resnet");
-        let (epochs, batch_size, optimizer, lr, weight_decay) = match (args.model.as_str(), cifar) {
+    /// Defaults for `model` on a data set, overridden by whatever the user passed.
+    pub fn resolve(model: &str, args: &TrainArgs, cifar: bool) -> Recipe {
+        let residual = model.starts_with("resnet");
+        let (epochs, batch_size, optimizer, lr, weight_decay) = match (model, cifar) {
             ("lenet5" | "lenet5-32", false) => (12, 128, OptimizerName::Nesterov, 0.05, 5e-4),
             (_, true) if residual => (30, 128, OptimizerName::Momentum, 0.1, 5e-4),
             _ => (10, 64, OptimizerName::Momentum, 0.01, 5e-4),

@@ -276,6 +276,83 @@ fn short_training_beats_chance_and_resumes() {
     }
 }
 
+/// `--resume` alone continues the recorded run (its seed, batch size and limits are adopted);
+/// an option given that differs from the record is a usage error naming it.
+#[test]
+fn resume_adopts_the_recorded_run_and_refuses_a_conflicting_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = convnet(&[
+        "train",
+        "--epochs",
+        "1",
+        "--limit-train-batches",
+        "6",
+        "--limit-val-batches",
+        "1",
+        "--batch-size",
+        "32",
+        "--seed",
+        "4",
+        "--progress",
+        "none",
+        "--out",
+        out,
+        "--stop-after-steps",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let last = dir.path().join("last.safetensors");
+    let last = last.to_str().unwrap();
+    for (extra, says) in [
+        (
+            &["--seed", "5"][..],
+            "--seed 5 conflicts with the run being resumed, which has --seed 4",
+        ),
+        (
+            &["--train-subset", "100"][..],
+            "--train-subset 100 conflicts with the run being resumed, which ran without --train-subset",
+        ),
+        (
+            &["--lr", "0.1"][..],
+            "--lr 0.1 conflicts with the run being resumed, which has --lr 0.05",
+        ),
+    ] {
+        let mut args = vec![
+            "train",
+            "--resume",
+            last,
+            "--progress",
+            "none",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        let o = convnet(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{extra:?}: {}", text(&o));
+    }
+    // Agreeing options are fine, and everything left out comes from the record.
+    let o = convnet(&[
+        "train",
+        "--resume",
+        last,
+        "--seed",
+        "4",
+        "--progress",
+        "none",
+        "--out",
+        out,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("1 epochs, batch 32"), "{t}");
+    assert!(
+        t.contains("resumed from") && t.contains("trained 6 steps"),
+        "{t}"
+    );
+}
+
 #[test]
 fn inspect_works_on_a_fresh_model_and_checks_its_arguments() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,10 @@ const ROUNDS: usize = 40;
 
 fn direct(n: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
     let mut dst = vec![0f32; n * n];
-    assert!(a.len() >= n * n && b.len() >= n * n, "operands hold n×n elements");
+    assert!(
+        a.len() >= n * n && b.len() >= n * n,
+        "operands hold n×n elements"
+    );
     // SAFETY: the assert above and `dst`'s length make all three buffers hold n×n row-major
     // elements (n > 0 in this example), `dst` is a fresh Vec aliasing neither operand, and its
     // dense row-major strides give every output index its own element.

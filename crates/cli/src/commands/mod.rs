@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod eval;
 pub mod inspect;
 pub mod restore;
+pub mod run_config;
 pub mod summary;
 pub mod train;
 

@@ -8,13 +8,13 @@ use std::time::Instant;
 use convnet_datasets::{Augment, DataLoader, Dataset, DatasetKind, LoaderConfig, Split};
 use convnet_nn::Model;
 use convnet_train::{
-    Callback, Control, EarlyStopping, EpochRecord, FitConfig, ProgressMode, Trainer,
+    Callback, Checkpoint, Control, EarlyStopping, EpochRecord, FitConfig, ProgressMode, Trainer,
 };
 use convnet_zoo::AuxClassifierLoss;
 
 use crate::Failure;
 use crate::args::{ProgressName, TrainArgs};
-use crate::commands::{data_dir, dataset_failure, dataset_kind};
+use crate::commands::{data_dir, dataset_failure, dataset_kind, run_config};
 use crate::recipes::Recipe;
 
 /// Training images held out for validation (the test split is kept for the final report).
@@ -44,14 +44,26 @@ pub fn build_model(
     })
 }
 
-pub fn run(args: TrainArgs) -> Result<(), Failure> {
+pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
     if let Some(t) = args.threads {
         rayon_threads(t)?;
     }
-    let kind = dataset_kind(&args.dataset)?;
+    if let Some(path) = &args.resume {
+        if !path.is_file() {
+            return Err(Failure::no_input(format!(
+                "checkpoint {} not found",
+                path.display()
+            )));
+        }
+        let ck = Checkpoint::<f32>::load(path).map_err(Failure::run)?;
+        run_config::adopt(&mut args, &ck.info)?;
+    }
+    let model_name = args.model.clone().unwrap_or_else(|| "lenet5".into());
+    let kind = dataset_kind(args.dataset.as_deref().unwrap_or("mnist"))?;
+    let seed = args.seed.unwrap_or(0);
     let dir = data_dir(&args.data);
-    let recipe = Recipe::resolve(&args, kind == DatasetKind::Cifar10);
-    let model = build_model(&args.model, Some(10), Some(kind.image_shape()))?;
+    let recipe = Recipe::resolve(&model_name, &args, kind == DatasetKind::Cifar10);
+    let model = build_model(&model_name, Some(10), Some(kind.image_shape()))?;
 
     let loaded = Instant::now();
     let mut full = Dataset::load(kind, Split::Train, &dir).map_err(dataset_failure)?;
@@ -66,7 +78,7 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
         Err(convnet_datasets::DatasetError::Missing { .. }) => None,
         Err(e) => return Err(Failure::run(e)),
     };
-    let mut train_cfg = LoaderConfig::new(recipe.batch_size, args.seed);
+    let mut train_cfg = LoaderConfig::new(recipe.batch_size, seed);
     if recipe.augment {
         train_cfg.augment = Augment {
             crop_padding: Some(4),
@@ -77,7 +89,7 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     let val = DataLoader::new(val_set, LoaderConfig::evaluation(256)).map_err(Failure::run)?;
     eprintln!(
         "{} on {}: {} train / {} validation images{} (loaded in {:.1}s); {} parameters",
-        args.model,
+        model_name,
         kind,
         train.dataset().len(),
         val.dataset().len(),
@@ -110,16 +122,10 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
         AuxClassifierLoss::new(),
         recipe.optimizer()?,
         Some(scheduler),
-        args.seed,
+        seed,
     )
     .map_err(Failure::run)?;
     if let Some(path) = &args.resume {
-        if !path.is_file() {
-            return Err(Failure::no_input(format!(
-                "checkpoint {} not found",
-                path.display()
-            )));
-        }
         trainer.resume(path).map_err(Failure::run)?;
         eprintln!(
             "resumed from {} at epoch {}, step {}",
@@ -137,8 +143,8 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", args.model, kind)));
-    let mut fit = FitConfig::new(recipe.epochs, args.seed);
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{model_name}-{kind}")));
+    let mut fit = FitConfig::new(recipe.epochs, seed);
     fit.progress = match args.progress {
         ProgressName::Auto => ProgressMode::Auto,
         ProgressName::Bar => ProgressMode::Bar,
@@ -155,10 +161,17 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     fit.stop_after_steps = args.stop_after_steps;
     fit.schedule_unit = unit;
     fit.info = vec![
-        ("model".into(), args.model.clone()),
+        ("model".into(), model_name.clone()),
         ("dataset".into(), kind.name().into()),
         ("classes".into(), "10".into()),
     ];
+    fit.info.extend(run_config::record(
+        &model_name,
+        kind.name(),
+        seed,
+        &recipe,
+        &args,
+    ));
 
     let started = Instant::now();
     let report = trainer
