@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod cut;
+pub mod sweep;
 
 /// The environment variable naming the full data directory.
 pub const DATA_ENV: &str = "CONVNET_DATA";
