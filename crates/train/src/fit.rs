@@ -376,6 +376,15 @@ impl Trainer {
             });
         self.shape = run_shape(train, val, config);
         self.continue_resumed(config)?;
+        if config
+            .stop_after_steps
+            .is_some_and(|s| self.position.step >= s)
+        {
+            // Resumed from a run that had already reached its stop: take no further step.
+            report.stopped_early = true;
+            report.position = self.position;
+            return Ok(report);
+        }
         while self.position.epoch < config.epochs {
             let epoch = self.position.epoch;
             let label = format!("epoch {}/{}", epoch + 1, config.epochs);
