@@ -62,12 +62,17 @@ pub enum AutogradError {
     #[error("batch size: {detail}")]
     BatchSize { detail: String },
     /// Check mode found NaN or infinity in a node's value.
-    #[error("{op} at `{node}` produced {count} non-finite value(s) (first at flat index {first})")]
+    #[error(
+        "{op} at `{node}` produced {count} non-finite value(s) (first at flat index {first}) \
+         from inputs {inputs}"
+    )]
     NonFinite {
         op: &'static str,
         node: String,
         count: usize,
         first: usize,
+        /// Each input's node, shape and statistics, so the cause can be seen.
+        inputs: String,
     },
     /// Index data (labels) fed to gather / one-hot is not a valid index.
     #[error("{op} at `{node}`: {detail}")]

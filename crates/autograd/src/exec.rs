@@ -52,18 +52,66 @@ impl<T: Element> RunOutput<T> {
     }
 }
 
-fn check_finite<T: Element>(t: &Tensor<T>, op: &'static str, name: &str) -> Result<()> {
+/// Check mode: errs on the first NaN or infinity in `t`, the value of step `s`, describing
+/// the step's inputs (still held: check mode never lets an op overwrite its operand).
+fn check_finite<T: Element>(
+    t: &Tensor<T>,
+    s: &crate::plan::Step<T>,
+    steps: &[crate::plan::Step<T>],
+    values: &[Option<Tensor<T>>],
+) -> Result<()> {
     let data = t.data();
     let mut bad = data.iter().enumerate().filter(|(_, v)| !v.is_finite());
     if let Some((first, _)) = bad.next() {
+        let inputs = if s.inputs.is_empty() {
+            "(none: a feed, parameter or constant)".to_string()
+        } else {
+            s.inputs
+                .iter()
+                .map(|&p| match &values[p] {
+                    Some(v) => format!("`{}` {}", steps[p].name, describe(v)),
+                    None => format!("`{}` (released)", steps[p].name),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         return Err(AutogradError::NonFinite {
-            op,
-            node: name.to_string(),
+            op: s.op.name(),
+            node: s.name.clone(),
             count: 1 + bad.count(),
             first,
+            inputs,
         });
     }
     Ok(())
+}
+
+/// `[shape] min … max … mean …` over the finite values, and how many are not finite.
+fn describe<T: Element>(t: &Tensor<T>) -> String {
+    let (mut lo, mut hi, mut sum, mut bad) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
+    let data = t.data();
+    for v in data.iter() {
+        let x = v.as_f64();
+        if x.is_finite() {
+            lo = lo.min(x);
+            hi = hi.max(x);
+            sum += x;
+        } else {
+            bad += 1;
+        }
+    }
+    let finite = data.len() - bad;
+    let stats = if finite == 0 {
+        "no finite values".to_string()
+    } else {
+        format!("min {lo:.4e} max {hi:.4e} mean {:.4e}", sum / finite as f64)
+    };
+    let bad = if bad > 0 {
+        format!(", {bad} non-finite")
+    } else {
+        String::new()
+    };
+    format!("{:?} {stats}{bad}", t.shape())
 }
 
 impl<T: Element> Plan<T> {
@@ -141,7 +189,8 @@ impl<T: Element> Plan<T> {
                 Op::Fill(v) => Tensor::full(&s.shape, T::of_f64(*v)),
                 op => match (s.alloc, op) {
                     (Alloc::InPlace(pos), Op::Unary(u)) => {
-                        let mut t = values[s.inputs[pos]].take().ok_or_else(|| missing(s))?;
+                        let mut t = operand(&mut values[s.inputs[pos]], opts.check_finite)
+                            .ok_or_else(|| missing(s))?;
                         u.dispatch(MapInPlace(&mut t));
                         t
                     }
@@ -149,7 +198,8 @@ impl<T: Element> Plan<T> {
                         let other = values[s.inputs[1 - pos]]
                             .clone()
                             .ok_or_else(|| missing(s))?;
-                        let mut t = values[s.inputs[pos]].take().ok_or_else(|| missing(s))?;
+                        let mut t = operand(&mut values[s.inputs[pos]], opts.check_finite)
+                            .ok_or_else(|| missing(s))?;
                         let r = b.dispatch(ZipInPlace {
                             dst: &mut t,
                             other: &other,
@@ -183,7 +233,7 @@ impl<T: Element> Plan<T> {
                 });
             }
             if opts.check_finite {
-                check_finite(&value, s.op.name(), &s.name)?;
+                check_finite(&value, s, &self.steps, &values)?;
             }
             values[i] = Some(value);
             for &r in &s.release {
@@ -201,6 +251,12 @@ impl<T: Element> Plan<T> {
             total: start.elapsed(),
         })
     }
+}
+
+/// The operand an in-place op overwrites: taken (its last reader), or in check mode shared,
+/// so the write copies and the operand survives to be described if the result is not finite.
+fn operand<T: Element>(slot: &mut Option<Tensor<T>>, keep: bool) -> Option<Tensor<T>> {
+    if keep { slot.clone() } else { slot.take() }
 }
 
 fn missing<T: Element>(s: &crate::plan::Step<T>) -> AutogradError {

@@ -89,6 +89,34 @@ fn check_mode_names_the_node_that_made_a_nan() {
 }
 
 #[test]
+fn check_mode_describes_the_inputs_even_of_an_in_place_op() {
+    // ln(x) is computed in place over x's buffer when x dies there; check mode must still
+    // show x as it was.
+    let mut g = Graph::<f32>::new();
+    let x = g.input("x", [3]).unwrap();
+    let s = g.scale(x, 2.0).unwrap();
+    let y = g.scope("block.2", |g| g.ln(s)).unwrap();
+    let plan = Plan::compile(&g, &[y], None).unwrap();
+    let feeds = Feeds::new().with(
+        x,
+        Tensor::<f32>::from_vec(vec![1.0, -1.0, 2.0], &[3]).unwrap(),
+    );
+    let opts = RunOptions {
+        check_finite: true,
+        ..RunOptions::default()
+    };
+    let e = plan
+        .run_with(&feeds, &ParamStore::new(), opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("ln at `block.2/ln` produced 1 non-finite value(s) (first at flat index 1)")
+            && e.contains("`scale` [3] min -2.0000e0 max 4.0000e0 mean 1.3333e0"),
+        "{e}"
+    );
+}
+
+#[test]
 fn open_batch_runs_at_any_size() {
     let (g, p, x, y) = mlp();
     assert_eq!(g.shape(y).unwrap().to_string(), "[B, 3]");

@@ -465,8 +465,16 @@ impl<T: Element> TrainStep<T> {
         for (name, _) in &self.param_grads {
             grads.insert(name.clone(), next()?);
         }
+        // A step whose loss is not finite leaves the running statistics as they were: a bad
+        // batch never poisons them, and the step can be re-run (in check mode) as it was.
+        let mut updates = Vec::with_capacity(self.mg.state_updates.len());
         for s in &self.mg.state_updates {
-            params.set(&s.name, next()?)?;
+            updates.push((&s.name, next()?));
+        }
+        if loss.is_finite() {
+            for (name, value) in updates {
+                params.set(name, value)?;
+            }
         }
         let mut layers = Vec::new();
         if inspect {
