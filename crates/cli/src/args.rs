@@ -137,6 +137,11 @@ pub struct TrainArgs {
     /// Number of threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Check every value of every step for NaN and infinity; stop at the first, naming the
+    /// layer, the op and its inputs (slower). Without it, a non-finite loss re-runs that one
+    /// step this way to say where it broke.
+    #[arg(long)]
+    pub check_numerics: bool,
 }
 
 impl Default for TrainArgs {

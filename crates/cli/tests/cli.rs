@@ -71,6 +71,27 @@ fn summary_prints_the_shape_arithmetic() {
     assert!(text(&o).contains("11,689,512"), "{}", text(&o));
 }
 
+/// The summary ends with the planned peak memory of a training step, which grows with the
+/// batch.
+#[test]
+fn summary_shows_the_planned_peak_of_a_training_step() {
+    let peak = |batch: &str| {
+        let o = convnet(&["summary", "--model", "lenet5", "--batch", batch]);
+        assert!(o.status.success(), "{}", text(&o));
+        let t = text(&o);
+        let want = format!("Planned peak of a training step at batch {batch}: ");
+        let line = t
+            .lines()
+            .find(|l| l.starts_with(&want))
+            .unwrap_or_else(|| panic!("{t}"))
+            .to_string();
+        line[want.len()..].split(" of ").next().unwrap().to_string()
+    };
+    let (one, many) = (peak("1"), peak("128"));
+    assert!(one.ends_with("KiB"), "{one}");
+    assert!(many.ends_with("MiB"), "{many}");
+}
+
 #[test]
 fn usage_errors_exit_2_and_say_what_is_valid() {
     let o = convnet(&["train", "--model", "lenet6"]);
@@ -127,6 +148,52 @@ fn numbers_past_any_sane_size_are_usage_errors() {
         assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
         assert!(!text(&o).contains("panicked"), "{args:?}: {}", text(&o));
     }
+}
+
+/// A learning rate that blows training up is reported with where the first NaN or infinity
+/// appeared (the layer, the op, its inputs' shapes and ranges), found by re-running the step
+/// in check mode; `--check-numerics` finds it during the step itself.
+#[test]
+fn a_diverging_run_says_where_it_broke() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e10",
+            "--epochs",
+            "1",
+            "--limit-train-batches",
+            "10",
+            "--limit-val-batches",
+            "1",
+            "--progress",
+            "none",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        convnet(&args)
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("loss became NaN at step")
+            && t.contains("the first non-finite value:")
+            && t.contains("produced")
+            && t.contains("from inputs `"),
+        "{t}"
+    );
+    let o = run(&["--check-numerics"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("check numerics at step") && t.contains("from inputs `"),
+        "{t}"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use convnet_datasets::DataLoader;
+use convnet_nn::autograd::RunOptions;
 use convnet_nn::loss::labels;
 use convnet_nn::{Inference, Loss, Model, ParamStore, TrainStep};
 use convnet_optim::schedule::Scheduler;
@@ -116,6 +117,8 @@ pub struct Trainer {
     shape: BTreeMap<String, f64>,
     /// What `resume` read that `fit` checks and hands on.
     resumed: Option<Resumed>,
+    /// Every step runs in check mode (see [`Trainer::set_check_numerics`]).
+    check_numerics: bool,
 }
 
 /// The saved run's shape and seed (checked against the resumed `fit`) and the callbacks'
@@ -195,7 +198,27 @@ impl Trainer {
             running: Running::default(),
             shape: BTreeMap::new(),
             resumed: None,
+            check_numerics: false,
         })
+    }
+
+    /// The most intermediate memory a training step at `batch` holds at once (activations,
+    /// gradients, scratch tensors), from the compiled plan before anything runs. Parameters,
+    /// optimizer state and kernel scratch (im2col tiles) come on top.
+    pub fn planned_peak_bytes(&mut self, batch: usize) -> Result<usize> {
+        Ok(self.step.peak_bytes(batch)?)
+    }
+
+    /// Runs every step in the executor's check mode: the first NaN or infinity anywhere in
+    /// the forward or backward pass stops training with the node (its layer path), the op and
+    /// its inputs' shapes and statistics. Slower; without it, a non-finite loss triggers one
+    /// such re-run of the failing step.
+    pub fn set_check_numerics(&mut self, on: bool) {
+        self.check_numerics = on;
+        self.step.set_run_options(RunOptions {
+            check_finite: on,
+            ..RunOptions::default()
+        });
     }
 
     /// Restores parameters, optimizer, schedule and position from a checkpoint file.
@@ -341,13 +364,34 @@ impl Trainer {
         seed: u64,
     ) -> Result<(f64, Tensor<f32>)> {
         self.step.reseed(mix(seed ^ mix(self.position.step)));
-        let out = self.step.run(&mut self.params, images, &labels(targets))?;
+        let at = format!(
+            "step {} (epoch {})",
+            self.position.step + 1,
+            self.position.epoch + 1
+        );
+        let out = match self.step.run(&mut self.params, images, &labels(targets)) {
+            Err(e) if self.check_numerics => {
+                return Err(TrainError::Training(format!("check numerics at {at}: {e}")));
+            }
+            other => other?,
+        };
         if !out.loss.is_finite() {
+            // Nothing has been updated by this step: run it again, the same way, in check
+            // mode, so the message names where the first NaN or infinity appeared.
+            self.step.reseed(mix(seed ^ mix(self.position.step)));
+            self.step.set_run_options(RunOptions {
+                check_finite: true,
+                ..RunOptions::default()
+            });
+            let rerun = self.step.run(&mut self.params, images, &labels(targets));
+            self.step.set_run_options(RunOptions::default());
+            let found = match rerun {
+                Err(e) => format!("the first non-finite value: {e}"),
+                Ok(_) => "re-run in check mode, the step found no non-finite value".into(),
+            };
             return Err(TrainError::Training(format!(
-                "loss became {} at step {} (epoch {}); lower the learning rate",
-                out.loss,
-                self.position.step + 1,
-                self.position.epoch + 1
+                "loss became {} at {at}; {found}. Lower the learning rate (or clip gradients)",
+                out.loss
             )));
         }
         let mut grads = out.grads;

@@ -35,5 +35,15 @@ pub fn run(args: SummaryArgs) -> Result<(), Failure> {
     } else {
         print!("{}", summary.to_text());
     }
+    let batch = args.batch.max(1);
+    let peak = model
+        .train_step(convnet_zoo::AuxClassifierLoss::new(), 0)
+        .and_then(|mut step| step.peak_bytes(batch))
+        .map_err(Failure::run)?;
+    println!(
+        "Planned peak of a training step at batch {batch}: {} of activations and gradients \
+         (parameters, optimizer state and kernel scratch come on top)",
+        convnet_nn::summary::fmt_bytes(peak as u64)
+    );
     Ok(())
 }

@@ -134,6 +134,17 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
             trainer.position.step
         );
     }
+    let peak = trainer
+        .planned_peak_bytes(recipe.batch_size)
+        .map_err(Failure::run)?;
+    eprintln!(
+        "planned peak of a training step at batch {}: {} of activations and gradients \
+         (+ {} of parameters)",
+        recipe.batch_size,
+        convnet_nn::summary::fmt_bytes(peak as u64),
+        convnet_nn::summary::fmt_bytes(4 * model.num_params() as u64),
+    );
+    trainer.set_check_numerics(args.check_numerics);
     trainer.callbacks.push(Box::new(PrintEpoch));
     if let Some(p) = args.early_stopping {
         trainer
