@@ -111,6 +111,7 @@ pub fn sweep<C: PartialEq>(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let want = read_or_panic(&read, original, scratch);
+    save_seed(original, &name);
     let mut t = Tally::default();
     for &d in damages {
         t.cases += 1;
@@ -138,6 +139,18 @@ pub fn sweep<C: PartialEq>(
 fn read_or_panic<C>(read: &impl Fn(&Path) -> Result<C, String>, bytes: &[u8], scratch: &Path) -> C {
     std::fs::write(scratch, bytes).expect("the scratch file can be written");
     read(scratch).unwrap_or_else(|e| panic!("the undamaged file is refused: {e}"))
+}
+
+/// The environment variable naming a folder where every sweep leaves its undamaged file: a
+/// seed corpus of real, valid files for the fuzz targets (`fuzz/README.md`).
+pub const SEEDS_ENV: &str = "CONVNET_FUZZ_SEEDS";
+
+fn save_seed(bytes: &[u8], name: &str) {
+    if let Some(dir) = std::env::var_os(SEEDS_ENV) {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("the seed folder can be made");
+        std::fs::write(dir.join(name), bytes).expect("a seed can be written");
+    }
 }
 
 /// Prints `line` on the terminal past the test harness's capture, so the counts show in CI
