@@ -199,7 +199,7 @@ fn a_diverging_run_says_where_it_broke() {
 #[test]
 fn missing_data_exits_66_and_says_how_to_get_it() {
     let o = Command::new(env!("CARGO_BIN_EXE_convnet"))
-        .args(["train", "--data-dir", "/nonexistent"])
+        .args(["train", "--dataset", "mnist", "--data-dir", "/nonexistent"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(66));
@@ -341,6 +341,54 @@ fn short_training_beats_chance_and_resumes() {
         let bytes = std::fs::read(pics.join(file)).unwrap_or_else(|e| panic!("{file}: {e}\n{t}"));
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file} is a PNG");
     }
+}
+
+/// The default command on a machine with no data: one line says MNIST is missing and how to
+/// get it, and LeNet-5 trains on the built-in digits (resized to its 28×28 input) instead,
+/// well above chance; the checkpoint evaluates with no data either.
+#[test]
+fn with_no_data_the_default_command_trains_on_the_built_in_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_convnet"))
+        .args([
+            "train",
+            "--data-dir",
+            "/nonexistent",
+            "--progress",
+            "none",
+            "--out",
+            out,
+        ])
+        .env_remove("CONVNET_DATA")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains(
+            "mnist is not in /nonexistent (`convnet download mnist` fetches it); training on \
+             the built-in digits instead"
+        ),
+        "{t}"
+    );
+    assert_eq!(t.matches("error").count(), 0, "{t}");
+    let acc: f64 = t
+        .lines()
+        .find_map(|l| l.strip_prefix("test: loss "))
+        .and_then(|l| l.split("accuracy").nth(1))
+        .and_then(|s| s.trim().split('%').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(acc > 90.0, "test accuracy {acc}% on the digits");
+    let best = dir.path().join("best.safetensors");
+    let o = Command::new(env!("CARGO_BIN_EXE_convnet"))
+        .args(["eval", "--checkpoint", best.to_str().unwrap()])
+        .args(["--data-dir", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("lenet5 on digits test"), "{}", text(&o));
 }
 
 /// `--resume` alone continues the recorded run (its seed, batch size and limits are adopted);

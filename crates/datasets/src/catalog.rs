@@ -12,6 +12,8 @@ pub enum DatasetKind {
     Mnist,
     FashionMnist,
     Cifar10,
+    /// scikit-learn's 8×8 digits, compiled in: always available, no files needed.
+    Digits,
 }
 
 /// One file of a data set, with its SHA-256 as published alongside the data.
@@ -22,10 +24,11 @@ pub struct RemoteFile {
 }
 
 impl DatasetKind {
-    pub const ALL: [DatasetKind; 3] = [
+    pub const ALL: [DatasetKind; 4] = [
         DatasetKind::Mnist,
         DatasetKind::FashionMnist,
         DatasetKind::Cifar10,
+        DatasetKind::Digits,
     ];
 
     /// Name used on the command line and in messages.
@@ -34,6 +37,7 @@ impl DatasetKind {
             DatasetKind::Mnist => "mnist",
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Cifar10 => "cifar10",
+            DatasetKind::Digits => "digits",
         }
     }
 
@@ -43,6 +47,8 @@ impl DatasetKind {
             DatasetKind::Mnist => "mnist",
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Cifar10 => "cifar-10",
+            // Never read from disk: the data is embedded.
+            DatasetKind::Digits => "sklearn-digits",
         }
     }
 
@@ -51,12 +57,20 @@ impl DatasetKind {
         match self {
             DatasetKind::Mnist | DatasetKind::FashionMnist => [1, 28, 28],
             DatasetKind::Cifar10 => [3, 32, 32],
+            DatasetKind::Digits => [1, 8, 8],
         }
+    }
+
+    /// Whether the data is compiled into the crate (no files, no download).
+    pub fn is_embedded(self) -> bool {
+        self == DatasetKind::Digits
     }
 
     pub fn class_names(self) -> [&'static str; 10] {
         match self {
-            DatasetKind::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            DatasetKind::Mnist | DatasetKind::Digits => {
+                ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+            }
             DatasetKind::FashionMnist => [
                 "T-shirt/top",
                 "Trouser",
@@ -91,6 +105,8 @@ impl DatasetKind {
             DatasetKind::Mnist => (&[0.1307], &[0.3081]),
             DatasetKind::FashionMnist => (&[0.2860], &[0.3530]),
             DatasetKind::Cifar10 => (&[0.4914, 0.4822, 0.4465], &[0.2470, 0.2435, 0.2616]),
+            // Over all 1,797 images, after scaling 0–16 to 0–255.
+            DatasetKind::Digits => (&[0.3053], &[0.3759]),
         }
     }
 
@@ -134,7 +150,7 @@ impl DatasetKind {
                     sha256: "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
                 },
             ],
-            DatasetKind::Cifar10 => &[],
+            DatasetKind::Cifar10 | DatasetKind::Digits => &[],
         }
     }
 
@@ -145,13 +161,14 @@ impl DatasetKind {
             DatasetKind::FashionMnist => {
                 Some("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")
             }
-            DatasetKind::Cifar10 => None,
+            DatasetKind::Cifar10 | DatasetKind::Digits => None,
         }
     }
 
     /// How a user obtains the files, for "not found" messages.
     pub fn how_to_get(self) -> String {
         match self {
+            DatasetKind::Digits => "digits is built in; nothing to get.".to_string(),
             DatasetKind::Cifar10 => "Download cifar-10-binary.tar.gz from the CIFAR-10 page, unpack it and put \
                  data_batch_*.bin and test_batch.bin into <CONVNET_DATA>/cifar-10/ (set CONVNET_DATA \
                  or pass --data-dir)."

@@ -42,7 +42,17 @@ pub struct Dataset {
 impl Dataset {
     /// Builds a data set from raw bytes; checks that sizes agree and labels are below 10.
     pub fn from_raw(kind: DatasetKind, images: Vec<u8>, labels: Vec<u8>) -> Result<Dataset> {
-        let shape = kind.image_shape();
+        Dataset::from_raw_shaped(kind, kind.image_shape(), images, labels)
+    }
+
+    /// Like [`Dataset::from_raw`] with images of `shape` (`[c, h, w]`) instead of the data
+    /// set's own (e.g. after resizing).
+    pub fn from_raw_shaped(
+        kind: DatasetKind,
+        shape: [usize; 3],
+        images: Vec<u8>,
+        labels: Vec<u8>,
+    ) -> Result<Dataset> {
         let per = shape.iter().product::<usize>();
         if images.len() != labels.len() * per {
             return Err(DatasetError::Invalid(format!(
@@ -72,6 +82,7 @@ impl Dataset {
         match kind {
             DatasetKind::Mnist | DatasetKind::FashionMnist => load_idx_pair(kind, split, &folder),
             DatasetKind::Cifar10 => load_cifar(split, &folder),
+            DatasetKind::Digits => crate::digits::load(split),
         }
     }
 

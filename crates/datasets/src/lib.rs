@@ -11,12 +11,14 @@
 pub mod catalog;
 pub mod cifar;
 pub mod dataset;
+pub mod digits;
 pub mod download;
 pub mod error;
 pub mod fsutil;
 pub mod idx;
 pub mod loader;
 mod prefetch;
+pub mod resize;
 mod source;
 
 pub use catalog::DatasetKind;

@@ -73,6 +73,30 @@ fn cifar_subset_reads_as_is() {
 }
 
 #[test]
+fn the_embedded_digits_need_no_files() {
+    // Any directory, even one that does not exist: the digits are compiled in.
+    let nowhere = std::path::Path::new("/nonexistent");
+    let train = Dataset::load(DatasetKind::Digits, Split::Train, nowhere).unwrap();
+    let test = Dataset::load(DatasetKind::Digits, Split::Test, nowhere).unwrap();
+    assert_eq!((train.len(), test.len()), (1437, 360));
+    assert_eq!(train.image_shape, [1, 8, 8]);
+    assert_eq!(
+        test.class_counts(),
+        [35, 36, 35, 37, 37, 37, 37, 36, 33, 37]
+    );
+    // The file's first row is a 0 whose top-left pixels are 0, 0, 5, 13 (of 16).
+    assert_eq!(train.label(0), 0);
+    assert_eq!(&train.image(0)[..4], &[0, 0, 80, 207]);
+    // Over both splits, the mean pixel the normalisation constant was computed from.
+    let all = mean_pixel(&train) * 1437.0 + mean_pixel(&test) * 360.0;
+    assert!((all / 1797.0 - 0.3053).abs() < 5e-5, "{}", all / 1797.0);
+    // Resized for a 28×28 model: the same examples, interpolated.
+    let big = test.resized(28, 28).unwrap();
+    assert_eq!((big.len(), big.image_shape), (360, [1, 28, 28]));
+    assert_eq!(big.label(7), test.label(7));
+}
+
+#[test]
 fn missing_data_says_how_to_get_it() {
     let e = Dataset::load(
         DatasetKind::Mnist,

@@ -1,6 +1,6 @@
 //! How the fixtures are cut from the original files: the first records of each, rebuilt as
 //! valid files of the same format (an IDX header whose count is the new count; whole CIFAR-10
-//! records; the digits file unchanged). `regenerate-fixtures` writes them; the tests in
+//! records; the CIFAR-10 class names unchanged). `regenerate-fixtures` writes them; the tests in
 //! `tests/fixtures.rs` cut them again from `$CONVNET_DATA` and compare.
 //!
 //! The reader here is deliberately separate from convnet-datasets' (a few lines, no
@@ -104,11 +104,6 @@ pub const SPECS: &[Spec] = &[
     Spec {
         path: "cifar-10/batches.meta.txt",
         original: "cifar-10/batches.meta.txt",
-        recipe: Recipe::Copy,
-    },
-    Spec {
-        path: "sklearn-digits/digits.csv.gz",
-        original: "sklearn-digits/digits.csv.gz",
         recipe: Recipe::Copy,
     },
 ];

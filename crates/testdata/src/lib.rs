@@ -9,7 +9,7 @@
 //! passes by skipping.
 //!
 //! This crate depends on no other convnet crate (it is a dev-dependency of several), so it
-//! names data sets by their folder (`mnist`, `fashion-mnist`, `cifar-10`, `sklearn-digits`).
+//! names data sets by their folder (`mnist`, `fashion-mnist`, `cifar-10`).
 
 use std::path::{Path, PathBuf};
 
@@ -268,10 +268,6 @@ pub const FIXTURE_FILES: &[FixtureFile] = &[
     FixtureFile {
         path: "cifar-10/batches.meta.txt",
         sha256: "2ce042b1e0b48db4bb214408e6414ba18b2731c24af244f2d6c112fddf31af00",
-    },
-    FixtureFile {
-        path: "sklearn-digits/digits.csv.gz",
-        sha256: "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22",
     },
 ];
 

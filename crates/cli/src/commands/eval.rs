@@ -1,21 +1,23 @@
 //! `convnet eval`: a checkpoint's loss, accuracy, top-5 and confusion matrix on a test split.
 
-use convnet_datasets::{DataLoader, Dataset, LoaderConfig, Split};
+use convnet_datasets::{DataLoader, LoaderConfig, Split};
 use convnet_nn::CrossEntropyLoss;
 
 use crate::Failure;
 use crate::args::EvalArgs;
 use crate::commands::restore::{Restored, restore};
-use crate::commands::{data_dir, dataset_failure};
+use crate::commands::{data_dir, dataset_failure, load_split};
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let Restored {
         model_name,
         dataset: kind,
+        input,
         model,
         params,
     } = restore(Some(&args.checkpoint), args.model, args.dataset, 0)?;
-    let test = Dataset::load(kind, Split::Test, &data_dir(&args.data)).map_err(dataset_failure)?;
+    let test =
+        load_split(kind, Split::Test, &data_dir(&args.data), input).map_err(dataset_failure)?;
     let loader = DataLoader::new(test, LoaderConfig::evaluation(args.batch_size.max(1)))
         .map_err(Failure::run)?;
     let evaluator = model

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use convnet_datasets::{DataLoader, Dataset, LoaderConfig, Split};
+use convnet_datasets::{DataLoader, LoaderConfig, Split};
 use convnet_nn::{CrossEntropyLoss, labels};
 use convnet_train::{
     feature_maps, filter_grid, format_layer_stats, layer_stats, read_csv_log, training_curves,
@@ -17,7 +17,7 @@ use convnet_train::{
 use crate::Failure;
 use crate::args::InspectArgs;
 use crate::commands::restore::{Restored, restore};
-use crate::commands::{data_dir, dataset_failure};
+use crate::commands::{data_dir, dataset_failure, load_split};
 
 /// Feature-map pictures written at most (ResNets have dozens of 4-D layers).
 const MAX_MAP_PICTURES: usize = 16;
@@ -26,6 +26,7 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
     let Restored {
         model_name,
         dataset,
+        input,
         model,
         mut params,
     } = restore(
@@ -35,7 +36,7 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
         args.seed,
     )?;
     let test =
-        Dataset::load(dataset, Split::Test, &data_dir(&args.data)).map_err(dataset_failure)?;
+        load_split(dataset, Split::Test, &data_dir(&args.data), input).map_err(dataset_failure)?;
     let loader = DataLoader::new(test, LoaderConfig::evaluation(args.batch_size.max(1)))
         .map_err(Failure::run)?;
     let batch = loader

@@ -8,13 +8,15 @@ use convnet_nn::{Model, ParamStore};
 use convnet_train::Checkpoint;
 
 use crate::Failure;
-use crate::commands::dataset_kind;
 use crate::commands::train::build_model;
+use crate::commands::{dataset_kind, model_input};
 
 /// A model with its parameters, and what it was built for.
 pub struct Restored {
     pub model_name: String,
     pub dataset: DatasetKind,
+    /// The model's input `[c, h, w]`; the data set's images are resized to it if they differ.
+    pub input: [usize; 3],
     pub model: Model<f32>,
     pub params: ParamStore<f32>,
 }
@@ -48,7 +50,13 @@ pub fn restore(
     };
     let model_name = pick(model, "model", "lenet5")?;
     let kind = dataset_kind(&pick(dataset, "dataset", "mnist")?)?;
-    let model = build_model(&model_name, Some(10), Some(kind.image_shape()))?;
+    // The input the run trained at (recorded since images could be resized), else the
+    // model's rule for this data set.
+    let input = match recorded("input") {
+        Some(chw) => crate::commands::summary::parse_input(&chw)?,
+        None => model_input(&model_name, kind)?,
+    };
+    let model = build_model(&model_name, Some(10), Some(input))?;
     let mut params = model.init_params(seed).map_err(Failure::run)?;
     if let Some((path, ck)) = &ck {
         ck.restore_params(&mut params, path).map_err(Failure::run)?;
@@ -56,6 +64,7 @@ pub fn restore(
     Ok(Restored {
         model_name,
         dataset: kind,
+        input,
         model,
         params,
     })

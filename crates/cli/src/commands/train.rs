@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use convnet_datasets::{Augment, DataLoader, Dataset, DatasetKind, LoaderConfig, Split};
+use convnet_datasets::{
+    Augment, DataLoader, Dataset, DatasetError, DatasetKind, LoaderConfig, Split,
+};
 use convnet_nn::Model;
 use convnet_train::{
     Callback, Checkpoint, Control, EarlyStopping, EpochRecord, FitConfig, ProgressMode, Trainer,
@@ -14,7 +16,9 @@ use convnet_zoo::AuxClassifierLoss;
 
 use crate::Failure;
 use crate::args::{ProgressName, TrainArgs};
-use crate::commands::{data_dir, dataset_failure, dataset_kind, run_config};
+use crate::commands::{
+    data_dir, dataset_failure, dataset_kind, load_split, model_input, run_config,
+};
 use crate::recipes::Recipe;
 
 /// Training images held out for validation (the test split is kept for the final report).
@@ -59,21 +63,33 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
         run_config::adopt(&mut args, &ck.info)?;
     }
     let model_name = args.model.clone().unwrap_or_else(|| "lenet5".into());
-    let kind = dataset_kind(args.dataset.as_deref().unwrap_or("mnist"))?;
-    let seed = args.seed.unwrap_or(0);
     let dir = data_dir(&args.data);
-    let recipe = Recipe::resolve(&model_name, &args, kind == DatasetKind::Cifar10);
-    let model = build_model(&model_name, Some(10), Some(kind.image_shape()))?;
+    let mut kind = dataset_kind(args.dataset.as_deref().unwrap_or("mnist"))?;
+    if args.dataset.is_none()
+        && let Err(DatasetError::Missing { .. }) = Dataset::load(kind, Split::Test, &dir)
+    {
+        // The default command works on a fresh machine: without MNIST, the built-in digits.
+        eprintln!(
+            "mnist is not in {} (`convnet download mnist` fetches it); training on the \
+             built-in digits instead",
+            dir.display()
+        );
+        kind = DatasetKind::Digits;
+    }
+    let seed = args.seed.unwrap_or(0);
+    let recipe = Recipe::resolve(&model_name, &args, kind);
+    let input = model_input(&model_name, kind)?;
+    let model = build_model(&model_name, Some(10), Some(input))?;
 
     let loaded = Instant::now();
-    let mut full = Dataset::load(kind, Split::Train, &dir).map_err(dataset_failure)?;
+    let mut full = load_split(kind, Split::Train, &dir, input).map_err(dataset_failure)?;
     if let Some(n) = args.train_subset {
         full = full.take(n);
     }
     let (train_set, val_set) = full
         .split_off(holdout(kind, full.len()))
         .map_err(Failure::run)?;
-    let test_set = match Dataset::load(kind, Split::Test, &dir) {
+    let test_set = match load_split(kind, Split::Test, &dir, input) {
         Ok(t) => Some(t),
         Err(convnet_datasets::DatasetError::Missing { .. }) => None,
         Err(e) => return Err(Failure::run(e)),
@@ -175,6 +191,7 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
         ("model".into(), model_name.clone()),
         ("dataset".into(), kind.name().into()),
         ("classes".into(), "10".into()),
+        ("input".into(), convnet_zoo::chw(input)),
     ];
     fit.info.extend(run_config::record(
         &model_name,
