@@ -42,9 +42,13 @@ impl Default for Command {
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct DataDirArg {
-    /// Data directory (default: $CONVNET_DATA, else ./data).
+    /// Data directory (default: $CONVNET_DATA, else ./data). A data set not there is looked
+    /// for in the per-user cache (~/.cache/convnet) and, if absent, downloaded into it.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Never download (also: CONVNET_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,8 +8,19 @@ fn data_dir() -> PathBuf {
     convnet_testdata::test_data().dir
 }
 
+/// The binary, isolated: no download ever (tests never need the internet) and a cache folder
+/// of its own, never the user's.
+fn isolated() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_convnet"));
+    c.env("CONVNET_OFFLINE", "1").env(
+        "XDG_CACHE_HOME",
+        std::env::temp_dir().join(format!("convnet-cli-tests-{}", std::process::id())),
+    );
+    c
+}
+
 fn convnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convnet"))
+    isolated()
         .args(args)
         .env("CONVNET_DATA", data_dir())
         .output()
@@ -198,7 +209,7 @@ fn a_diverging_run_says_where_it_broke() {
 
 #[test]
 fn missing_data_exits_66_and_says_how_to_get_it() {
-    let o = Command::new(env!("CARGO_BIN_EXE_convnet"))
+    let o = isolated()
         .args(["train", "--dataset", "mnist", "--data-dir", "/nonexistent"])
         .output()
         .unwrap();
@@ -350,16 +361,9 @@ fn short_training_beats_chance_and_resumes() {
 fn with_no_data_the_default_command_trains_on_the_built_in_digits() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_convnet"))
-        .args([
-            "train",
-            "--data-dir",
-            "/nonexistent",
-            "--progress",
-            "none",
-            "--out",
-            out,
-        ])
+    let o = isolated()
+        .args(["train", "--data-dir", "/nonexistent", "--progress", "none"])
+        .args(["--out", out])
         .env_remove("CONVNET_DATA")
         .output()
         .unwrap();
@@ -367,8 +371,8 @@ fn with_no_data_the_default_command_trains_on_the_built_in_digits() {
     let t = text(&o);
     assert!(
         t.contains(
-            "mnist is not in /nonexistent (`convnet download mnist` fetches it); training on \
-             the built-in digits instead"
+            "mnist is not in /nonexistent or the cache, and downloading is off; training on \
+             the built-in digits instead (`convnet download mnist` fetches MNIST)"
         ),
         "{t}"
     );
@@ -382,13 +386,38 @@ fn with_no_data_the_default_command_trains_on_the_built_in_digits() {
         .unwrap_or_else(|| panic!("{t}"));
     assert!(acc > 90.0, "test accuracy {acc}% on the digits");
     let best = dir.path().join("best.safetensors");
-    let o = Command::new(env!("CARGO_BIN_EXE_convnet"))
+    let o = isolated()
         .args(["eval", "--checkpoint", best.to_str().unwrap()])
         .args(["--data-dir", "/nonexistent"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("lenet5 on digits test"), "{}", text(&o));
+
+    // Downloading allowed but no server answers: the same one-line fallback, naming why.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mirror = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let o = isolated()
+        .args(["train", "--data-dir", "/nonexistent", "--epochs", "1"])
+        .args(["--progress", "none", "--out", out])
+        .env_remove("CONVNET_DATA")
+        .env_remove("CONVNET_OFFLINE")
+        .env("CONVNET_MIRROR", &mirror)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("mnist could not be downloaded (download of http://127.0.0.1"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        line.ends_with(
+            "training on the built-in digits instead (`convnet download mnist` fetches MNIST)"
+        ),
+        "{line}"
+    );
 }
 
 /// `--resume` alone continues the recorded run (its seed, batch size and limits are adopted);

@@ -24,6 +24,7 @@ fn convnet(out: &Path, extra: &[&str]) -> Command {
         .arg(out)
         .args(extra)
         .env("CONVNET_DATA", convnet_testdata::test_data().dir)
+        .env("CONVNET_OFFLINE", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     c

@@ -110,8 +110,8 @@ impl DatasetKind {
         }
     }
 
-    /// The files a download fetches, with their published SHA-256. CIFAR-10 is distributed as
-    /// one tar archive, which convnet does not unpack, so it has no download list.
+    /// The files a download fetches, with their published SHA-256. CIFAR-10 is published as
+    /// one archive instead ([`DatasetKind::archive`]).
     pub fn remote_files(self) -> &'static [RemoteFile] {
         match self {
             DatasetKind::Mnist => &[
@@ -154,6 +154,19 @@ impl DatasetKind {
         }
     }
 
+    /// The one archive a data set is published as, when it is not published as separate
+    /// files: CIFAR-10's binary version, checked by its SHA-256 then unpacked (see
+    /// [`crate::archive`]).
+    pub fn archive(self) -> Option<RemoteFile> {
+        match self {
+            DatasetKind::Cifar10 => Some(RemoteFile {
+                name: "cifar-10-binary.tar.gz",
+                sha256: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+            }),
+            _ => None,
+        }
+    }
+
     /// Where the standard files are published (the base URL the file names are appended to).
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {
@@ -161,7 +174,8 @@ impl DatasetKind {
             DatasetKind::FashionMnist => {
                 Some("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")
             }
-            DatasetKind::Cifar10 | DatasetKind::Digits => None,
+            DatasetKind::Cifar10 => Some("https://www.cs.toronto.edu/~kriz/"),
+            DatasetKind::Digits => None,
         }
     }
 
@@ -169,10 +183,12 @@ impl DatasetKind {
     pub fn how_to_get(self) -> String {
         match self {
             DatasetKind::Digits => "digits is built in; nothing to get.".to_string(),
-            DatasetKind::Cifar10 => "Download cifar-10-binary.tar.gz from the CIFAR-10 page, unpack it and put \
-                 data_batch_*.bin and test_batch.bin into <CONVNET_DATA>/cifar-10/ (set CONVNET_DATA \
-                 or pass --data-dir)."
-                .to_string(),
+            DatasetKind::Cifar10 => {
+                "Run `convnet download cifar10` to fetch, verify and unpack the official \
+                 cifar-10-binary.tar.gz, or put data_batch_*.bin and test_batch.bin into \
+                 <CONVNET_DATA>/cifar-10/ (set CONVNET_DATA or pass --data-dir)."
+                    .to_string()
+            }
             _ => format!(
                 "Run `convnet download {}` to fetch and verify the four files, or copy them into \
                  <CONVNET_DATA>/{}/ (set CONVNET_DATA or pass --data-dir).",

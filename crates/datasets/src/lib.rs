@@ -8,6 +8,8 @@
 //! Data is found in the directory named by `CONVNET_DATA` (folders `mnist/`,
 //! `fashion-mnist/`, `cifar-10/`).
 
+pub mod archive;
+pub mod cache;
 pub mod catalog;
 pub mod cifar;
 pub mod dataset;
@@ -23,7 +25,7 @@ mod source;
 
 pub use catalog::DatasetKind;
 pub use dataset::{DATA_ENV, Dataset, Split, data_dir};
-pub use download::{download, download_files};
+pub use download::{Progress, download, download_files, download_with_progress};
 pub use error::{DatasetError, Result};
 pub use fsutil::write_atomically;
 pub use loader::{Augment, Batch, DataLoader, LoaderConfig};

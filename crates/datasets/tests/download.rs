@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::thread;
 
+use convnet_datasets::cache::{Fetch, locate_in};
 use convnet_datasets::catalog::RemoteFile;
 use convnet_datasets::{Dataset, DatasetKind, Result, Split, download, download_files};
 use convnet_testdata::{Part, TestData, fixture_files, test_data};
@@ -163,5 +164,76 @@ fn missing_file_on_server_is_an_error_naming_the_url() {
         e.contains("download of http://127.0.0.1") && e.contains("404"),
         "{e}"
     );
-    assert!(download(DatasetKind::Cifar10, out.path(), None).is_err());
+    // The built-in digits have nothing to download (and no server is asked).
+    assert!(download(DatasetKind::Digits, out.path(), None).is_err());
+}
+
+/// A port on 127.0.0.1 with nothing listening.
+fn closed_port() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}")
+}
+
+#[test]
+fn locate_uses_the_cache_downloads_into_it_and_says_why_when_it_cannot() {
+    let data = test_data();
+    let base = serve(data.dir.join("mnist"));
+    let cache = tempfile::tempdir().unwrap();
+    let nowhere = Path::new("/nonexistent");
+    let mnist = DatasetKind::Mnist;
+    let quiet = &mut |_: &str, _: u64, _: Option<u64>| {};
+
+    // Found where the user said: nothing is fetched.
+    let here = locate_in(mnist, &data.dir, Some(cache.path()), &Fetch::Offline, quiet).unwrap();
+    assert_eq!(here, data.dir);
+    // Offline, and in neither place: the error says so and how to get it.
+    let e = locate_in(mnist, nowhere, Some(cache.path()), &Fetch::Offline, quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("downloading is off") && e.contains("convnet download mnist"),
+        "{e}"
+    );
+    // No server at all: the error names the address.
+    let mirror = Some(format!("{}/good", closed_port()));
+    let e = locate_in(
+        mnist,
+        nowhere,
+        Some(cache.path()),
+        &Fetch::Download { mirror },
+        quiet,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("download of http://127.0.0.1"), "{e}");
+
+    let mut calls = 0;
+    let mirror = Some(format!("{base}/good"));
+    let got = locate_in(
+        mnist,
+        nowhere,
+        Some(cache.path()),
+        &Fetch::Download { mirror },
+        &mut |_, _, _| calls += 1,
+    );
+    if data.is_full() {
+        // The real files: verified against the published checksums, left in the cache, and
+        // found there next time without any server.
+        assert_eq!(got.unwrap(), cache.path());
+        assert!(calls > 0, "progress was reported");
+        assert_eq!(files_in(&cache.path().join("mnist")).len(), 4);
+        let again = locate_in(mnist, nowhere, Some(cache.path()), &Fetch::Offline, quiet);
+        assert_eq!(again.unwrap(), cache.path());
+    } else {
+        // The fixtures are not the published files: refused by checksum, and nothing is left
+        // in the cache under the files' names.
+        let e = got.unwrap_err().to_string();
+        assert!(
+            e.contains("train-images-idx3-ubyte.gz: downloaded file has sha256"),
+            "{e}"
+        );
+        assert!(files_in(&cache.path().join("mnist")).is_empty());
+    }
 }

@@ -49,8 +49,15 @@ pub fn datasets(arg: DataDirArg) -> Result<(), Failure> {
 pub fn download(args: DownloadArgs) -> Result<(), Failure> {
     let kind = dataset_kind(&args.dataset)?;
     let dir = data_dir(&args.data);
-    let placed =
-        convnet_datasets::download(kind, &dir, args.base_url.as_deref()).map_err(Failure::run)?;
+    let mut bar = crate::commands::DownloadBar::default();
+    let placed = convnet_datasets::download_with_progress(
+        kind,
+        &dir,
+        args.base_url.as_deref(),
+        &mut |name, done, total| bar.update(name, done, total),
+    )
+    .map_err(Failure::run)?;
+    drop(bar);
     for p in placed {
         println!("verified {}", p.display());
     }

@@ -6,7 +6,7 @@ use convnet_nn::CrossEntropyLoss;
 use crate::Failure;
 use crate::args::EvalArgs;
 use crate::commands::restore::{Restored, restore};
-use crate::commands::{data_dir, dataset_failure, load_split};
+use crate::commands::{dataset_failure, find_data, load_split};
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let Restored {
@@ -16,8 +16,8 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         model,
         params,
     } = restore(Some(&args.checkpoint), args.model, args.dataset, 0)?;
-    let test =
-        load_split(kind, Split::Test, &data_dir(&args.data), input).map_err(dataset_failure)?;
+    let dir = find_data(&args.data, kind).map_err(dataset_failure)?;
+    let test = load_split(kind, Split::Test, &dir, input).map_err(dataset_failure)?;
     let loader = DataLoader::new(test, LoaderConfig::evaluation(args.batch_size.max(1)))
         .map_err(Failure::run)?;
     let evaluator = model

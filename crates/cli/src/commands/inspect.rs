@@ -17,7 +17,7 @@ use convnet_train::{
 use crate::Failure;
 use crate::args::InspectArgs;
 use crate::commands::restore::{Restored, restore};
-use crate::commands::{data_dir, dataset_failure, load_split};
+use crate::commands::{dataset_failure, find_data, load_split};
 
 /// Feature-map pictures written at most (ResNets have dozens of 4-D layers).
 const MAX_MAP_PICTURES: usize = 16;
@@ -35,8 +35,8 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
         args.dataset,
         args.seed,
     )?;
-    let test =
-        load_split(dataset, Split::Test, &data_dir(&args.data), input).map_err(dataset_failure)?;
+    let dir = find_data(&args.data, dataset).map_err(dataset_failure)?;
+    let test = load_split(dataset, Split::Test, &dir, input).map_err(dataset_failure)?;
     let loader = DataLoader::new(test, LoaderConfig::evaluation(args.batch_size.max(1)))
         .map_err(Failure::run)?;
     let batch = loader

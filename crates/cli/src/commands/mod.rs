@@ -22,6 +22,59 @@ pub fn data_dir(arg: &DataDirArg) -> PathBuf {
         .unwrap_or_else(convnet_datasets::data_dir)
 }
 
+/// Where `kind` is read from: the data directory, else the per-user cache, else a download
+/// into the cache (with a progress bar) unless `--offline` or `CONVNET_OFFLINE` forbid it.
+pub fn find_data(arg: &DataDirArg, kind: DatasetKind) -> Result<PathBuf, DatasetError> {
+    let fetch = if arg.offline {
+        convnet_datasets::cache::Fetch::Offline
+    } else {
+        convnet_datasets::cache::Fetch::from_env()
+    };
+    let mut bar = DownloadBar::default();
+    convnet_datasets::cache::locate(kind, &data_dir(arg), &fetch, &mut |name, done, total| {
+        bar.update(name, done, total)
+    })
+}
+
+/// A progress bar per downloaded file, on stderr (hidden when it is not a terminal).
+#[derive(Default)]
+pub struct DownloadBar {
+    current: Option<(String, indicatif::ProgressBar)>,
+}
+
+impl DownloadBar {
+    pub fn update(&mut self, name: &str, done: u64, total: Option<u64>) {
+        if self.current.as_ref().is_none_or(|(n, _)| n != name) {
+            if let Some((_, old)) = self.current.take() {
+                old.finish();
+            }
+            let bar = match total {
+                Some(t) => indicatif::ProgressBar::new(t),
+                None => indicatif::ProgressBar::no_length(),
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("downloading {name}"));
+            self.current = Some((name.to_string(), bar));
+        }
+        if let Some((_, bar)) = &self.current {
+            bar.set_position(done);
+        }
+    }
+}
+
+impl Drop for DownloadBar {
+    fn drop(&mut self) {
+        if let Some((_, bar)) = self.current.take() {
+            bar.finish();
+        }
+    }
+}
+
 /// Parses a data set name; an unknown one is a usage error listing the valid names.
 pub fn dataset_kind(name: &str) -> Result<DatasetKind, Failure> {
     name.parse()

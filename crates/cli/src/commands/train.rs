@@ -5,9 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use convnet_datasets::{
-    Augment, DataLoader, Dataset, DatasetError, DatasetKind, LoaderConfig, Split,
-};
+use convnet_datasets::{Augment, DataLoader, DatasetError, DatasetKind, LoaderConfig, Split};
 use convnet_nn::Model;
 use convnet_train::{
     Callback, Checkpoint, Control, EarlyStopping, EpochRecord, FitConfig, ProgressMode, Trainer,
@@ -17,7 +15,7 @@ use convnet_zoo::AuxClassifierLoss;
 use crate::Failure;
 use crate::args::{ProgressName, TrainArgs};
 use crate::commands::{
-    data_dir, dataset_failure, dataset_kind, load_split, model_input, run_config,
+    data_dir, dataset_failure, dataset_kind, find_data, load_split, model_input, run_config,
 };
 use crate::recipes::Recipe;
 
@@ -63,19 +61,28 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
         run_config::adopt(&mut args, &ck.info)?;
     }
     let model_name = args.model.clone().unwrap_or_else(|| "lenet5".into());
-    let dir = data_dir(&args.data);
     let mut kind = dataset_kind(args.dataset.as_deref().unwrap_or("mnist"))?;
-    if args.dataset.is_none()
-        && let Err(DatasetError::Missing { .. }) = Dataset::load(kind, Split::Test, &dir)
-    {
-        // The default command works on a fresh machine: without MNIST, the built-in digits.
-        eprintln!(
-            "mnist is not in {} (`convnet download mnist` fetches it); training on the \
-             built-in digits instead",
-            dir.display()
-        );
-        kind = DatasetKind::Digits;
-    }
+    let dir = match find_data(&args.data, kind) {
+        Ok(dir) => dir,
+        Err(e) if args.dataset.is_none() => {
+            // The default command works on a fresh machine: without MNIST, the built-in
+            // digits, said in one line.
+            let why = match &e {
+                DatasetError::Missing { .. } => format!(
+                    "is not in {} or the cache, and downloading is off",
+                    data_dir(&args.data).display()
+                ),
+                other => format!("could not be downloaded ({other})"),
+            };
+            eprintln!(
+                "mnist {why}; training on the built-in digits instead (`convnet download \
+                 mnist` fetches MNIST)"
+            );
+            kind = DatasetKind::Digits;
+            data_dir(&args.data)
+        }
+        Err(e) => return Err(dataset_failure(e)),
+    };
     let seed = args.seed.unwrap_or(0);
     let recipe = Recipe::resolve(&model_name, &args, kind);
     let input = model_input(&model_name, kind)?;
