@@ -21,6 +21,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Evaluate a checkpoint on a data set's test split.
     Eval(EvalArgs),
+    /// Classify your own pictures (PNG or JPEG) with a trained checkpoint.
+    Predict(PredictArgs),
     /// Print a model's layer-by-layer summary (no data needed).
     Summary(SummaryArgs),
     /// Show what a network does on a batch of test images: per-layer activation and
@@ -184,6 +186,22 @@ pub struct EvalArgs {
     /// Evaluate on at most this many batches.
     #[arg(long)]
     pub limit_batches: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// Checkpoint written by `convnet train` (its model, data set and input size are used).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// PNG or JPEG files, or folders of them.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Classes to show per image.
+    #[arg(long, default_value_t = 3)]
+    pub top_k: usize,
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

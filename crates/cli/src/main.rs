@@ -47,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or_default() {
         Command::Train(a) => commands::train::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Predict(a) => commands::predict::run(a),
         Command::Summary(a) => commands::summary::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Models => commands::catalog::models(),

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod eval;
 pub mod inspect;
+pub mod predict;
 pub mod restore;
 pub mod run_config;
 pub mod summary;
