@@ -3,11 +3,11 @@
 //! `..`, an absolute path, or a batch of the wrong size is refused whole, leaving nothing.
 
 use std::io::Write;
-use std::path::Path;
 
 use convnet_datasets::archive::unpack_cifar_archive;
 use convnet_datasets::cifar::{RECORD_BYTES, read_cifar_batch};
 use convnet_datasets::{Dataset, DatasetKind, Split};
+use convnet_testdata::files_in;
 use convnet_testdata::fixtures_dir;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -67,18 +67,6 @@ fn official_layout() -> Entries {
         let path: &'static str = Box::leak(format!("cifar-10-batches-bin/{name}").into_boxed_str());
         v.push((path, records(3, 3 * i)));
     }
-    v
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
     v
 }
 

@@ -12,6 +12,7 @@ use std::thread;
 use convnet_datasets::cache::{Fetch, locate_in};
 use convnet_datasets::catalog::RemoteFile;
 use convnet_datasets::{Dataset, DatasetKind, Result, Split, download, download_files};
+use convnet_testdata::files_in;
 use convnet_testdata::{Part, TestData, fixture_files, test_data};
 
 /// Serves `GET /<mode>/<file>` from `root` until the test process ends. Modes: `good`,
@@ -81,18 +82,6 @@ fn fetch_mnist(data: &TestData, base: &str, out: &Path) -> Result<Vec<PathBuf>> 
     } else {
         download_files(&mnist_files(data), &out.join("mnist"), base)
     }
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 #[test]

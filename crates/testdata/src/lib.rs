@@ -284,3 +284,17 @@ pub fn fixture_files(folder: &str) -> Vec<FixtureFile> {
         })
         .collect()
 }
+
+/// The names of the entries of `dir`, sorted (empty when it does not exist): what a test
+/// checks after a download or an unpack left, or did not leave, files behind.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
