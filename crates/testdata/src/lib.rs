@@ -121,6 +121,15 @@ impl TestData {
     }
 }
 
+/// Every split the fixtures hold, with figures in both tables below.
+pub const SPLITS: &[(&str, Part)] = &[
+    ("mnist", Part::Train),
+    ("mnist", Part::Test),
+    ("fashion-mnist", Part::Train),
+    ("fashion-mnist", Part::Test),
+    ("cifar-10", Part::Train),
+];
+
 /// The figures the data sets' publishers (and `shared/data/README.md`) give for the full files.
 const FULL_FACTS: &[(&str, Part, SplitFacts)] = &[
     (

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use convnet_testdata::cut::{SPECS, facts_of, make, plain, read_plain};
-use convnet_testdata::{FIXTURE_FILES, Origin, Part, TestData, fixtures_dir, test_data};
+use convnet_testdata::{FIXTURE_FILES, Origin, SPLITS, TestData, fixtures_dir, test_data};
 use sha2::{Digest, Sha256};
 
 /// The issue that asked for the fixtures set this budget for all of them together.
@@ -42,13 +42,7 @@ fn fixtures_show_their_pinned_figures() {
         dir: fixtures_dir(),
         origin: Origin::Fixtures,
     };
-    for (folder, part) in [
-        ("mnist", Part::Train),
-        ("mnist", Part::Test),
-        ("fashion-mnist", Part::Train),
-        ("fashion-mnist", Part::Test),
-        ("cifar-10", Part::Train),
-    ] {
+    for (folder, part) in SPLITS.iter().copied() {
         let got = facts_of(&fixtures.dir, folder, part).unwrap();
         let want = fixtures.facts(folder, part);
         assert_eq!(got.len, want.len, "{folder} {part:?}");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use convnet_testdata::cut::{SPECS, facts_of, make};
-use convnet_testdata::{DATA_ENV, Part, fixtures_dir};
+use convnet_testdata::{DATA_ENV, SPLITS, fixtures_dir};
 use sha2::{Digest, Sha256};
 
 fn main() -> ExitCode {
@@ -53,13 +53,7 @@ fn main() -> ExitCode {
         );
     }
     println!("// FIXTURE_FACTS");
-    for (folder, part) in [
-        ("mnist", Part::Train),
-        ("mnist", Part::Test),
-        ("fashion-mnist", Part::Train),
-        ("fashion-mnist", Part::Test),
-        ("cifar-10", Part::Train),
-    ] {
+    for (folder, part) in SPLITS.iter().copied() {
         match facts_of(&out, folder, part) {
             Ok(f) => println!(
                 "({folder:?}, Part::{part:?}, SplitFacts {{ len: {}, class_counts: {:?}, mean_pixel: {:.6} }}),",
