@@ -68,6 +68,7 @@ impl<T: Element> ModelBuilder<T> {
             options: self.options,
             specs,
             output_shape: Shape::scalar(),
+            frozen: Vec::new(),
         };
         let eval = model.build_graph(Mode::Eval)?;
         model.build_graph(Mode::Train)?;
@@ -84,6 +85,17 @@ pub struct Model<T: Element = f32> {
     options: GraphOptions,
     specs: Vec<ParamSpec>,
     output_shape: Shape,
+    /// Layer-path prefixes kept fixed in training (see [`Model::freeze`]).
+    frozen: Vec<String>,
+}
+
+/// Whether the layer or parameter path `path` is `prefix` or lies below it (`layer1` covers
+/// `layer1.0.conv1.weight`, not `layer10`).
+pub fn path_under(path: &str, prefix: &str) -> bool {
+    path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// A graph built from a model in one mode, with everything needed to run or inspect it.
@@ -189,6 +201,59 @@ impl<T: Element> Model<T> {
             .collect())
     }
 
+    /// Keeps the layers under each of `prefixes` (layer paths such as `conv1`, `layer1` or
+    /// `features.0`) fixed in training: training steps compute no gradient for their
+    /// parameters (so no optimizer changes them), and they run in eval mode — BatchNorm
+    /// normalises with, and leaves unchanged, its running statistics; Dropout is off. This is
+    /// fine-tuning's "frozen backbone". Returns the parameters and buffers now frozen; a
+    /// prefix that names no layer is an error listing the top-level layers.
+    pub fn freeze<S: AsRef<str>>(&mut self, prefixes: &[S]) -> Result<Vec<String>> {
+        for p in prefixes {
+            let p = p.as_ref();
+            if !self.specs.iter().any(|s| path_under(&s.name, p)) {
+                let mut tops: Vec<&str> = self
+                    .specs
+                    .iter()
+                    .filter_map(|s| s.name.split('.').next())
+                    .collect();
+                tops.dedup();
+                return Err(NnError::Usage(format!(
+                    "freeze: no layer with parameters is called '{p}' or lies under it; the \
+                     model's top-level layers are {}",
+                    tops.join(", ")
+                )));
+            }
+            if !self.frozen.iter().any(|f| f == p) {
+                self.frozen.push(p.to_string());
+            }
+        }
+        Ok(self
+            .specs
+            .iter()
+            .filter(|s| self.is_frozen(&s.name))
+            .map(|s| s.name.clone())
+            .collect())
+    }
+
+    /// The prefixes given to [`Model::freeze`].
+    pub fn frozen_prefixes(&self) -> &[String] {
+        &self.frozen
+    }
+
+    /// Whether a layer or parameter path is frozen.
+    pub fn is_frozen(&self, path: &str) -> bool {
+        self.frozen.iter().any(|p| path_under(path, p))
+    }
+
+    /// Number of scalars training changes: the trainable parameters that are not frozen.
+    pub fn num_trainable(&self) -> usize {
+        self.specs
+            .iter()
+            .filter(|p| p.trainable && !self.is_frozen(&p.name))
+            .map(ParamSpec::numel)
+            .sum()
+    }
+
     /// Fresh parameters and buffers drawn with a seeded generator.
     pub fn init_params(&self, seed: u64) -> Result<ParamStore<T>> {
         let mut store = ParamStore::new();
@@ -202,6 +267,7 @@ impl<T: Element> Model<T> {
         let mut graph = Graph::with_options(self.options);
         let input = graph.input(INPUT, Shape::with_batch(&self.input_shape))?;
         let mut ctx = Ctx::new(&mut graph, mode);
+        ctx.frozen = self.frozen.clone();
         let output = ctx.call(self.root.as_ref(), input)?;
         let Ctx {
             records,
@@ -334,7 +400,11 @@ impl<T: Element> TrainStep<T> {
         let (targets, l) = attach_loss(&mut mg, loss)?;
         let mut wrt = Vec::new();
         let mut names = Vec::new();
-        for p in model.specs.iter().filter(|p| p.trainable) {
+        for p in model
+            .specs
+            .iter()
+            .filter(|p| p.trainable && !model.is_frozen(&p.name))
+        {
             if let Some(id) = mg.graph.param_node(&p.name) {
                 wrt.push(id);
                 names.push(p.name.clone());

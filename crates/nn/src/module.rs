@@ -143,6 +143,8 @@ pub struct Ctx<'g, T: Element = f32> {
     pub(crate) records: Vec<LayerRecord>,
     pub(crate) state_updates: Vec<StateUpdate>,
     pub(crate) random_inputs: Vec<RandomInput>,
+    /// Layer paths that run in eval mode even in a training graph (frozen layers).
+    pub(crate) frozen: Vec<String>,
 }
 
 impl<T: Element> fmt::Debug for Ctx<'_, T> {
@@ -165,6 +167,7 @@ impl<'g, T: Element> Ctx<'g, T> {
             records: Vec::new(),
             state_updates: Vec::new(),
             random_inputs: Vec::new(),
+            frozen: Vec::new(),
         }
     }
 
@@ -206,7 +209,17 @@ impl<'g, T: Element> Ctx<'g, T> {
         }
         self.graph.push_scope(module.name());
         self.depth += 1;
+        // A frozen layer, and everything inside it, builds as in evaluation.
+        let mode = self.mode;
+        if self
+            .frozen
+            .iter()
+            .any(|p| crate::model::path_under(module.name(), p))
+        {
+            self.mode = Mode::Eval;
+        }
         let result = module.forward(self, x);
+        self.mode = mode;
         self.depth -= 1;
         self.graph.pop_scope();
         if let Some(o) = &outer {
