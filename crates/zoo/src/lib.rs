@@ -33,6 +33,7 @@ pub mod layers;
 pub mod lenet;
 pub mod loss;
 pub mod resnet;
+pub mod transfer;
 pub mod vgg;
 pub mod weights;
 
@@ -41,6 +42,7 @@ use convnet_nn::{Element, Model, Module};
 pub use error::{Result, ZooError};
 pub use googlenet::{AUX1_LOGITS, AUX2_LOGITS};
 pub use loss::AuxClassifierLoss;
+pub use transfer::{TransferReport, load_pretrained, load_pretrained_file};
 pub use weights::{WeightsReport, load_safetensors, load_safetensors_file, save_safetensors};
 
 /// The architecture families.

@@ -136,7 +136,7 @@ pub fn load_safetensors<T: Element>(
 }
 
 /// Up to 12 entries, then a count of the rest.
-fn abbreviate(list: &[String]) -> String {
+pub(crate) fn abbreviate(list: &[String]) -> String {
     const SHOW: usize = 12;
     let mut s = list
         .iter()
@@ -151,7 +151,7 @@ fn abbreviate(list: &[String]) -> String {
 }
 
 /// Little-endian values of a view converted to `T`; `None` for dtypes we do not read.
-fn decode<T: Element>(view: &TensorView<'_>) -> Option<Vec<T>> {
+pub(crate) fn decode<T: Element>(view: &TensorView<'_>) -> Option<Vec<T>> {
     let d = view.data();
     let v: Vec<T> = match view.dtype() {
         Dtype::F32 => d
