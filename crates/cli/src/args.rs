@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a zoo model on a data set (default: LeNet-5 on MNIST).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a checkpoint on a data set's test split.
     Eval(EvalArgs),
     /// Classify your own pictures (PNG or JPEG) with a trained checkpoint.
@@ -38,7 +38,7 @@ pub enum Command {
 
 impl Default for Command {
     fn default() -> Self {
-        Command::Train(TrainArgs::default())
+        Command::Train(Box::default())
     }
 }
 
@@ -88,9 +88,36 @@ pub struct TrainArgs {
     /// Model from the zoo (see `convnet models`) [default: lenet5].
     #[arg(long)]
     pub model: Option<String>,
-    /// Data set: mnist, fashion-mnist or cifar10 [default: mnist].
+    /// Data set: mnist, fashion-mnist, cifar10, digits, or a folder of class sub-folders
+    /// (PATH/cat/*.jpg, PATH/dog/*.png) [default: mnist].
     #[arg(long)]
     pub dataset: Option<String>,
+    /// A folder data set's validation images, in the same class sub-folders (default: a
+    /// seeded, stratified fifth of --dataset held out).
+    #[arg(long)]
+    pub val_dir: Option<PathBuf>,
+    /// Train at SIZE×SIZE: folder images are resized to it (default: the model's usual
+    /// input), built-in images stretched to it.
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Refuse a folder holding a file that does not decode, instead of skipping it.
+    #[arg(long)]
+    pub strict_images: bool,
+    /// Per-channel means for normalisation, e.g. 0.485,0.456,0.406 (default: the data set's
+    /// own; folders: computed on the training split).
+    #[arg(long)]
+    pub mean: Option<String>,
+    /// Per-channel standard deviations, e.g. 0.229,0.224,0.225.
+    #[arg(long)]
+    pub std: Option<String>,
+    /// Start from these weights: torchvision's layout (safetensors) or a convnet checkpoint.
+    /// A classifier head of another class count is replaced by a fresh one.
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
+    /// Keep the layers under these prefixes fixed (e.g. --freeze conv1 layer1): no updates,
+    /// BatchNorm and Dropout in eval mode.
+    #[arg(long, num_args = 1..)]
+    pub freeze: Vec<String>,
     #[arg(long)]
     pub epochs: Option<u64>,
     #[arg(long)]
@@ -132,7 +159,9 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps as well as every epoch.
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
-    /// Random crop (padding 4) and horizontal flip; default on for CIFAR-10.
+    /// Augment training images: built-in sets get a random crop of the 4-pixel-padded image
+    /// (and, for CIFAR-10, a horizontal flip); folders a random-resized crop (25–100 % of the
+    /// area), a horizontal flip and colour jitter. Default on for CIFAR-10, digits and folders.
     #[arg(long)]
     pub augment: Option<bool>,
     /// Stop when validation loss has not improved for this many epochs.
@@ -176,7 +205,8 @@ pub struct EvalArgs {
     /// Model (default: the one recorded in the checkpoint).
     #[arg(long)]
     pub model: Option<String>,
-    /// Data set (default: the one recorded in the checkpoint).
+    /// Data set, or a folder of class sub-folders to evaluate all of (default: the one recorded
+    /// in the checkpoint; for a folder run, its validation images).
     #[arg(long)]
     pub dataset: Option<String>,
     #[arg(long, default_value_t = 256)]

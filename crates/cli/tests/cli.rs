@@ -115,7 +115,10 @@ fn usage_errors_exit_2_and_say_what_is_valid() {
     let o = convnet(&["train", "--dataset", "imagenet"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).contains("valid datasets: mnist, fashion-mnist, cifar10"),
+        text(&o).contains(
+            "unknown dataset 'imagenet'; valid datasets: mnist, fashion-mnist, cifar10, digits, \
+             or a folder of class sub-folders"
+        ),
         "{}",
         text(&o)
     );
@@ -354,16 +357,54 @@ fn short_training_beats_chance_and_resumes() {
     }
 }
 
+/// The test accuracy `convnet train` printed.
+fn test_accuracy(t: &str) -> f64 {
+    t.lines()
+        .find_map(|l| l.strip_prefix("test: loss "))
+        .and_then(|l| l.split("accuracy").nth(1))
+        .and_then(|s| s.trim().split('%').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{t}"))
+}
+
+/// `--dataset digits` needs no files and no network: the embedded digits, LeNet-5's recipe
+/// for them, at least 95 % on their 360 held-out images; the checkpoint evaluates with no
+/// data either.
+#[test]
+fn the_built_in_digits_need_no_data_and_reach_95_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let started = std::time::Instant::now();
+    let o = isolated()
+        .args(["train", "--dataset", "digits", "--data-dir", "/nonexistent"])
+        .args(["--progress", "none", "--out", out])
+        .env_remove("CONVNET_DATA")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let acc = test_accuracy(&t);
+    eprintln!("digits: {acc}% in {:.1}s", started.elapsed().as_secs_f64());
+    assert!(acc >= 95.0, "test accuracy {acc}% on the digits:\n{t}");
+    let best = dir.path().join("best.safetensors");
+    let o = isolated()
+        .args(["eval", "--checkpoint", best.to_str().unwrap()])
+        .args(["--data-dir", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("lenet5 on digits test"), "{}", text(&o));
+}
+
 /// The default command on a machine with no data: one line says MNIST is missing and how to
-/// get it, and LeNet-5 trains on the built-in digits (resized to its 28×28 input) instead,
-/// well above chance; the checkpoint evaluates with no data either.
+/// get it, and LeNet-5 trains on the built-in digits (resized to its 28×28 input) instead.
 #[test]
 fn with_no_data_the_default_command_trains_on_the_built_in_digits() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
     let o = isolated()
         .args(["train", "--data-dir", "/nonexistent", "--progress", "none"])
-        .args(["--out", out])
+        .args(["--epochs", "3", "--out", out])
         .env_remove("CONVNET_DATA")
         .output()
         .unwrap();
@@ -377,22 +418,11 @@ fn with_no_data_the_default_command_trains_on_the_built_in_digits() {
         "{t}"
     );
     assert_eq!(t.matches("error").count(), 0, "{t}");
-    let acc: f64 = t
-        .lines()
-        .find_map(|l| l.strip_prefix("test: loss "))
-        .and_then(|l| l.split("accuracy").nth(1))
-        .and_then(|s| s.trim().split('%').next())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{t}"));
-    assert!(acc > 90.0, "test accuracy {acc}% on the digits");
-    let best = dir.path().join("best.safetensors");
-    let o = isolated()
-        .args(["eval", "--checkpoint", best.to_str().unwrap()])
-        .args(["--data-dir", "/nonexistent"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("lenet5 on digits test"), "{}", text(&o));
+    let acc = test_accuracy(&t);
+    assert!(
+        acc > 60.0,
+        "test accuracy {acc}% on the digits after 3 epochs (chance: 10 %)"
+    );
 
     // Downloading allowed but no server answers: the same one-line fallback, naming why.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

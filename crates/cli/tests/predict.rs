@@ -136,7 +136,7 @@ fn predict_names_the_digits_in_png_and_jpeg_files() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("notes.txt: not a readable PNG or JPEG image"),
+        text(&o).contains("notes.txt: is not a PNG or JPEG image"),
         "{}",
         text(&o)
     );

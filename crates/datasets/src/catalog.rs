@@ -66,12 +66,12 @@ impl DatasetKind {
         self == DatasetKind::Digits
     }
 
-    pub fn class_names(self) -> [&'static str; 10] {
+    pub fn class_names(self) -> &'static [&'static str] {
         match self {
             DatasetKind::Mnist | DatasetKind::Digits => {
-                ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+                &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
             }
-            DatasetKind::FashionMnist => [
+            DatasetKind::FashionMnist => &[
                 "T-shirt/top",
                 "Trouser",
                 "Pullover",
@@ -83,7 +83,7 @@ impl DatasetKind {
                 "Bag",
                 "Ankle boot",
             ],
-            DatasetKind::Cifar10 => [
+            DatasetKind::Cifar10 => &[
                 "airplane",
                 "automobile",
                 "bird",

@@ -5,8 +5,12 @@
 //! the file, the byte offset and what was expected; a [`DataLoader`] with seeded shuffling,
 //! augmentation and prefetching; and a checksum-verifying downloader.
 //!
+//! Your own pictures are a data set too: [`load_folder`] reads a folder of class sub-folders
+//! (PNG and JPEG, any number of classes), and the loader's [`transform`]s crop, flip and
+//! jitter them as training expects.
+//!
 //! Data is found in the directory named by `CONVNET_DATA` (folders `mnist/`,
-//! `fashion-mnist/`, `cifar-10/`).
+//! `fashion-mnist/`, `cifar-10/`), else in the per-user cache, downloading into it.
 
 pub mod archive;
 pub mod cache;
@@ -16,16 +20,20 @@ pub mod dataset;
 pub mod digits;
 pub mod download;
 pub mod error;
+pub mod folder;
 pub mod fsutil;
 pub mod idx;
 pub mod loader;
 mod prefetch;
 pub mod resize;
 mod source;
+pub mod transform;
 
 pub use catalog::DatasetKind;
-pub use dataset::{DATA_ENV, Dataset, Split, data_dir};
+pub use dataset::{DATA_ENV, Dataset, DatasetMeta, Split, data_dir};
 pub use download::{Progress, download, download_files, download_with_progress};
 pub use error::{DatasetError, Result};
+pub use folder::{FolderOptions, FolderReport, Skipped, load_folder};
 pub use fsutil::write_atomically;
-pub use loader::{Augment, Batch, DataLoader, LoaderConfig};
+pub use loader::{Batch, DataLoader, LoaderConfig};
+pub use transform::{Augment, ColorJitter, ResizedCrop};

@@ -1,28 +1,18 @@
 //! Batches for training: seeded shuffling per epoch, batching with or without the last partial
-//! batch, normalisation, augmentation (random crop with zero padding, horizontal flip), and the
-//! next batches prepared on a background thread.
+//! batch, normalisation, augmentation (see [`crate::transform`]: crops, flips, colour jitter),
+//! and the next batches prepared on a background thread.
 //!
 //! Determinism: the order of epoch `e` depends only on `(seed, e)` and the augmentation of
 //! batch `b` only on `(seed, e, b)`, so the same seed gives the same batches whether or not
 //! prefetching is on, and a run resumed at `(e, b)` sees exactly the batches it would have seen.
 
 use convnet_tensor::{Tensor, mix_seed as mix, rng_from_seed};
-use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::dataset::Dataset;
 use crate::error::{DatasetError, Result};
 use crate::prefetch::Prefetch;
-
-/// Random augmentation applied to training batches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Augment {
-    /// Pad each side with this many zero pixels, then crop back to the original size at a
-    /// random offset (the CIFAR recipe uses 4).
-    pub crop_padding: Option<usize>,
-    /// Mirror left–right with probability ½.
-    pub horizontal_flip: bool,
-}
+use crate::transform::{Augment, Pipeline};
 
 /// How a [`DataLoader`] draws batches.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +25,10 @@ pub struct LoaderConfig {
     /// Subtract the data set's per-channel mean and divide by its std (else just scale to [0, 1]).
     pub normalize: bool,
     pub augment: Augment,
+    /// Height and width of the batches' images, when smaller than the stored images: the
+    /// centre crop (or, with [`Augment::resized_crop`], a random-resized crop of any size).
+    /// `None`: the stored size.
+    pub output_size: Option<[usize; 2]>,
     /// Prepare batches on a background thread.
     pub prefetch: bool,
 }
@@ -49,6 +43,7 @@ impl LoaderConfig {
             seed,
             normalize: true,
             augment: Augment::default(),
+            output_size: None,
             prefetch: true,
         }
     }
@@ -88,8 +83,24 @@ impl DataLoader {
         if dataset.is_empty() {
             return Err(DatasetError::Invalid(format!(
                 "data loader: the {} data set is empty",
-                dataset.kind
+                dataset.name()
             )));
+        }
+        config.augment.validate()?;
+        let [_, h, w] = dataset.image_shape;
+        if let Some([oh, ow]) = config.output_size {
+            let fits = oh <= h && ow <= w;
+            if oh == 0 || ow == 0 || oh > 1 << 14 || ow > 1 << 14 {
+                return Err(DatasetError::Invalid(format!(
+                    "data loader: output size {oh}×{ow} is not usable"
+                )));
+            }
+            if !fits && config.augment.resized_crop.is_none() {
+                return Err(DatasetError::Invalid(format!(
+                    "data loader: cannot centre-crop {oh}×{ow} from the {} images of {h}×{w}",
+                    dataset.name()
+                )));
+            }
         }
         Ok(DataLoader { dataset, config })
     }
@@ -100,6 +111,13 @@ impl DataLoader {
 
     pub fn config(&self) -> &LoaderConfig {
         &self.config
+    }
+
+    /// `[c, h, w]` of the images in its batches.
+    pub fn output_shape(&self) -> [usize; 3] {
+        let [c, h, w] = self.dataset.image_shape;
+        let [oh, ow] = self.config.output_size.unwrap_or([h, w]);
+        [c, oh, ow]
     }
 
     pub fn batches_per_epoch(&self) -> usize {
@@ -188,53 +206,34 @@ impl BatchJob {
         let bs = self.config.batch_size;
         let ids = &self.order[b * bs..((b + 1) * bs).min(self.order.len())];
         let [c, h, w] = self.dataset.image_shape;
-        let plane = h * w;
+        let [oh, ow] = self.config.output_size.unwrap_or([h, w]);
+        let (zeros, ones) = (vec![0.0f32; c], vec![1.0f32; c]);
         let (mean, std) = if self.config.normalize {
-            self.dataset.kind.normalization()
+            self.dataset.normalization()
         } else {
-            (&[0.0f32; 3][..c], &[1.0f32; 3][..c])
+            (&zeros[..], &ones[..])
+        };
+        let pipeline = Pipeline {
+            source: [c, h, w],
+            output: [oh, ow],
+            mean,
+            std,
+            augment: self.config.augment,
         };
         let mut rng = rng_from_seed(mix(self.config.seed ^ mix(self.epoch ^ mix(b as u64))));
-        let mut data = vec![0f32; ids.len() * c * plane];
+        let per = c * oh * ow;
+        let mut data = vec![0f32; ids.len() * per];
         let mut labels = Vec::with_capacity(ids.len());
         for (k, &id) in ids.iter().enumerate() {
-            let src = self.dataset.image(id as usize);
             labels.push(self.dataset.label(id as usize));
-            let aug = &self.config.augment;
-            // Crop offset in the padded image, and flip: drawn even when unused so the stream
-            // position per image is fixed.
-            let pad = aug.crop_padding.unwrap_or(0) as i64;
-            let (dy, dx) = if pad > 0 {
-                (
-                    rng.random_range(-pad..=pad) as isize,
-                    rng.random_range(-pad..=pad) as isize,
-                )
-            } else {
-                (0, 0)
-            };
-            let flip = aug.horizontal_flip && rng.random::<bool>();
-            let dst = &mut data[k * c * plane..(k + 1) * c * plane];
-            for ch in 0..c {
-                let (m, s) = (mean[ch], std[ch]);
-                // Padding pixels are zero in the raw image, so they normalise to -m/s.
-                let zero = (0.0 - m) / s;
-                for y in 0..h {
-                    let sy = y as isize + dy;
-                    for x in 0..w {
-                        let xx = if flip { w - 1 - x } else { x };
-                        let sx = xx as isize + dx;
-                        let v = if sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize {
-                            (src[ch * plane + sy as usize * w + sx as usize] as f32 / 255.0 - m) / s
-                        } else {
-                            zero
-                        };
-                        dst[ch * plane + y * w + x] = v;
-                    }
-                }
-            }
+            pipeline.render(
+                self.dataset.image(id as usize),
+                &mut rng,
+                &mut data[k * per..(k + 1) * per],
+            );
         }
-        let images =
-            Tensor::from_vec(data, &[ids.len(), c, h, w]).expect("batch buffer matches its shape");
+        let images = Tensor::from_vec(data, &[ids.len(), c, oh, ow])
+            .expect("batch buffer matches its shape");
         Batch {
             images,
             labels,

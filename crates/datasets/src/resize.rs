@@ -42,7 +42,7 @@ impl Dataset {
         if h == 0 || w == 0 || h > 1 << 14 || w > 1 << 14 {
             return Err(DatasetError::Invalid(format!(
                 "{}: cannot resize images to {h}×{w}",
-                self.kind
+                self.name()
             )));
         }
         let [c, ih, iw] = self.image_shape;
@@ -50,9 +50,9 @@ impl Dataset {
         let mut labels = Vec::with_capacity(self.len());
         for i in 0..self.len() {
             images.extend(bilinear(self.image(i), [c, ih, iw], [h, w]));
-            labels.push(self.label(i) as u8);
+            labels.push(self.label(i) as u32);
         }
-        Dataset::from_raw_shaped(self.kind, [c, h, w], images, labels)
+        Dataset::new(self.meta().clone(), [c, h, w], images, labels)
     }
 }
 

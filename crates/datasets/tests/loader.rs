@@ -28,6 +28,7 @@ fn same_seed_same_batches_with_or_without_prefetch() {
     cfg.augment = Augment {
         crop_padding: Some(2),
         horizontal_flip: true,
+        ..Augment::default()
     };
     let a = DataLoader::new(d.clone(), cfg.clone()).unwrap();
     let b = DataLoader::new(
@@ -114,6 +115,7 @@ fn flip_mirrors_and_crop_shifts() {
         augment: Augment {
             crop_padding: None,
             horizontal_flip: true,
+            ..Augment::default()
         },
         ..LoaderConfig::evaluation(1)
     };
@@ -141,6 +143,7 @@ fn flip_mirrors_and_crop_shifts() {
         augment: Augment {
             crop_padding: Some(4),
             horizontal_flip: false,
+            ..Augment::default()
         },
         ..LoaderConfig::evaluation(1)
     };

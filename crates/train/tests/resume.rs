@@ -58,6 +58,7 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
         augment: Augment {
             crop_padding: Some(2),
             horizontal_flip: false,
+            ..Augment::default()
         },
         ..LoaderConfig::new(32, 5)
     };

@@ -37,8 +37,9 @@ pub fn datasets(arg: DataDirArg) -> Result<(), Failure> {
             Err(e) => format!("unreadable: {e}"),
         };
         println!(
-            "{:<14} {c}×{h}×{w}, 10 classes  train: {:<16} test: {}",
+            "{:<14} {c}×{h}×{w}, {} classes  train: {:<16} test: {}",
             kind.name(),
+            kind.class_names().len(),
             status(Split::Train),
             status(Split::Test)
         );

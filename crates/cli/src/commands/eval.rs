@@ -1,42 +1,46 @@
-//! `convnet eval`: a checkpoint's loss, accuracy, top-5 and confusion matrix on a test split.
+//! `convnet eval`: a checkpoint's loss, accuracy, top-5 and confusion matrix on a test split
+//! (or, for a model trained on an image folder, its validation images or another folder).
 
-use convnet_datasets::{DataLoader, LoaderConfig, Split};
 use convnet_nn::CrossEntropyLoss;
 
 use crate::Failure;
 use crate::args::EvalArgs;
-use crate::commands::restore::{Restored, restore};
-use crate::commands::{dataset_failure, find_data, load_split};
+use crate::commands::data::DataSource;
+use crate::commands::restore::restore;
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
-    let Restored {
-        model_name,
-        dataset: kind,
-        input,
-        model,
-        params,
-    } = restore(Some(&args.checkpoint), args.model, args.dataset, 0)?;
-    let dir = find_data(&args.data, kind).map_err(dataset_failure)?;
-    let test = load_split(kind, Split::Test, &dir, input).map_err(dataset_failure)?;
-    let loader = DataLoader::new(test, LoaderConfig::evaluation(args.batch_size.max(1)))
-        .map_err(Failure::run)?;
-    let evaluator = model
+    let restored = restore(Some(&args.checkpoint), args.model, args.dataset, 0)?;
+    let set = restored.evaluation_set(&args.data)?;
+    let loader = restored.evaluation_loader(set, args.batch_size)?;
+    let evaluator = restored
+        .model
         .evaluator(CrossEntropyLoss::new())
         .map_err(Failure::run)?;
-    let r = convnet_train::evaluate(&evaluator, &params, &loader, args.limit_batches, 10)
-        .map_err(Failure::run)?;
+    let names = &restored.pre.classes;
+    let r = convnet_train::evaluate(
+        &evaluator,
+        &restored.params,
+        &loader,
+        args.limit_batches,
+        names.len(),
+    )
+    .map_err(Failure::run)?;
+    let what = match &restored.source {
+        DataSource::Builtin(kind) => format!("{kind} test"),
+        DataSource::Folder(path) => path.display().to_string(),
+    };
     println!(
-        "{model_name} on {kind} test: loss {:.4}  accuracy {:.2}%  top-5 {:.2}%  ({} images, {:.1}s)",
+        "{} on {what}: loss {:.4}  accuracy {:.2}%  top-5 {:.2}%  ({} images, {:.1}s)",
+        restored.model_name,
         r.loss,
         100.0 * r.accuracy,
         100.0 * r.top5,
         r.count,
         r.seconds
     );
-    let names = kind.class_names();
     println!("confusion matrix (rows: true class, columns: predicted):");
     print!("{:>12}", "");
-    for j in 0..10 {
+    for j in 0..names.len() {
         print!("{j:>6}");
     }
     println!();

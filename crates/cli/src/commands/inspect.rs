@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use convnet_datasets::{DataLoader, LoaderConfig, Split};
 use convnet_nn::{CrossEntropyLoss, labels};
 use convnet_train::{
     feature_maps, filter_grid, format_layer_stats, layer_stats, read_csv_log, training_curves,
@@ -16,29 +15,34 @@ use convnet_train::{
 
 use crate::Failure;
 use crate::args::InspectArgs;
+use crate::commands::data::DataSource;
 use crate::commands::restore::{Restored, restore};
-use crate::commands::{dataset_failure, find_data, load_split};
 
 /// Feature-map pictures written at most (ResNets have dozens of 4-D layers).
 const MAX_MAP_PICTURES: usize = 16;
 
 pub fn run(args: InspectArgs) -> Result<(), Failure> {
-    let Restored {
-        model_name,
-        dataset,
-        input,
-        model,
-        mut params,
-    } = restore(
+    let restored = restore(
         args.checkpoint.as_deref(),
         args.model,
         args.dataset,
         args.seed,
     )?;
-    let dir = find_data(&args.data, dataset).map_err(dataset_failure)?;
-    let test = load_split(dataset, Split::Test, &dir, input).map_err(dataset_failure)?;
-    let loader = DataLoader::new(test, LoaderConfig::evaluation(args.batch_size.max(1)))
-        .map_err(Failure::run)?;
+    let set = restored.evaluation_set(&args.data)?;
+    let loader = restored.evaluation_loader(set, args.batch_size)?;
+    let Restored {
+        model_name,
+        source,
+        model,
+        mut params,
+        pre,
+        ..
+    } = restored;
+    let what = match &source {
+        DataSource::Builtin(kind) => format!("{kind} test"),
+        DataSource::Folder(_) => format!("{} validation", source.short_name()),
+    };
+    let dataset = source.short_name();
     let batch = loader
         .epoch(0)
         .next()
@@ -70,7 +74,7 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
         "freshly initialised"
     };
     println!(
-        "{model_name} ({weights}) on the first {n} {dataset} test images: loss {:.4}, accuracy {:.1}%",
+        "{model_name} ({weights}) on the first {n} {what} images: loss {:.4}, accuracy {:.1}%",
         out.loss,
         100.0 * correct as f64 / n as f64
     );
@@ -90,9 +94,11 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
         Ok::<(), Failure>(())
     };
     let input = feature_maps(&batch.images, args.image).map_err(Failure::run)?;
+    let label = batch.labels[args.image];
     let what = format!(
-        "input image {} (label {})",
-        args.image, batch.labels[args.image]
+        "input image {} (label {label}, {})",
+        args.image,
+        pre.classes.get(label).map_or("?", String::as_str)
     );
     save("input.png".into(), input, what)?;
     if let Some((name, w)) = params

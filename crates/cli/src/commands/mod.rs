@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod catalog;
+pub mod data;
 pub mod eval;
 pub mod inspect;
 pub mod predict;
@@ -95,7 +96,9 @@ pub fn dataset_failure(e: DatasetError) -> Failure {
 /// them resized to 28×28) — so any zoo model trains on any data set instead of failing.
 pub fn model_input(model: &str, kind: DatasetKind) -> Result<[usize; 3], Failure> {
     let native = kind.image_shape();
-    let cfg = convnet_zoo::ZooConfig::default().classes(10).input(native);
+    let cfg = convnet_zoo::ZooConfig::default()
+        .classes(kind.class_names().len())
+        .input(native);
     let smallest = convnet_zoo::smallest_input(model, &cfg).map_err(|e| match e {
         convnet_zoo::ZooError::UnknownModel { .. } => Failure::usage(e.to_string()),
         other => Failure::run(other),

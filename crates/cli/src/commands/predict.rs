@@ -1,6 +1,6 @@
 //! `convnet predict`: what a trained model sees in your pictures. Each PNG or JPEG is decoded
-//! (grayscale, RGB or RGBA), converted to the model's channels, resized to its input, and
-//! normalised exactly as the checkpoint's data set was in training; the top-k classes print
+//! (grayscale, RGB or RGBA), converted to the model's channels, resized and cropped as the
+//! checkpoint's evaluation did, and normalised with its statistics; the top-k classes print
 //! with their probabilities and names (or as JSON).
 
 use std::path::{Path, PathBuf};
@@ -23,40 +23,19 @@ struct Prediction {
 pub fn run(args: PredictArgs) -> Result<(), Failure> {
     let Restored {
         model_name,
-        dataset,
-        input,
+        source,
+        pre,
         model,
         params,
+        ..
     } = restore(Some(&args.checkpoint), None, None, 0)?;
     let files = image_files(&args.images)?;
-    let [c, h, w] = input;
-    let (mean, std) = dataset.normalization();
+    let [c, h, w] = pre.input;
     let mut pixels = Vec::with_capacity(files.len() * c * h * w);
     for f in &files {
-        let img = image::open(f).map_err(|e| {
-            Failure::run(format!(
-                "{}: not a readable PNG or JPEG image ({e})",
-                f.display()
-            ))
-        })?;
-        // Planar [c, h, w] bytes, then the training normalisation.
-        let planes: Vec<u8> = if c == 1 {
-            img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle)
-                .to_luma8()
-                .into_raw()
-        } else {
-            let rgb = img
-                .resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle)
-                .to_rgb8()
-                .into_raw();
-            (0..3)
-                .flat_map(|ch| rgb.iter().skip(ch).step_by(3).copied().collect::<Vec<_>>())
-                .collect()
-        };
-        for (i, &p) in planes.iter().enumerate() {
-            let ch = i / (h * w);
-            pixels.push((f32::from(p) / 255.0 - mean[ch]) / std[ch]);
-        }
+        let img = convnet_datasets::folder::open(f)
+            .map_err(|why| Failure::run(format!("{}: {why}", f.display())))?;
+        pixels.extend(pre.picture(&img));
     }
     let batch = Tensor::from_vec(pixels, &[files.len(), c, h, w]).map_err(Failure::run)?;
     let logits = model
@@ -74,13 +53,14 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
             top: top_k(&softmax(row), k),
         })
         .collect();
-    let names = dataset.class_names();
+    let names = &pre.classes;
     if args.json {
-        println!("{}", to_json(&predictions, &names));
+        println!("{}", to_json(&predictions, names));
     } else {
         println!(
-            "{model_name} trained on {dataset}, input {}:",
-            convnet_zoo::chw(input)
+            "{model_name} trained on {}, input {}:",
+            source.short_name(),
+            convnet_zoo::chw(pre.input)
         );
         for p in &predictions {
             let top: Vec<String> = p
@@ -145,7 +125,7 @@ fn top_k(probs: &[f64], k: usize) -> Vec<(usize, f64)> {
 }
 
 /// `[{"file": …, "predictions": [{"class": 7, "name": "7", "probability": 0.98}, …]}, …]`
-fn to_json(predictions: &[Prediction], names: &[&str]) -> String {
+fn to_json(predictions: &[Prediction], names: &[String]) -> String {
     let quote = |s: &str| {
         let mut q = String::from('"');
         for ch in s.chars() {
@@ -168,7 +148,7 @@ fn to_json(predictions: &[Prediction], names: &[&str]) -> String {
                 .map(|&(c, prob)| {
                     format!(
                         "{{\"class\": {c}, \"name\": {}, \"probability\": {prob:.6}}}",
-                        quote(names[c])
+                        quote(&names[c])
                     )
                 })
                 .collect();

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use clap::ValueEnum;
@@ -45,11 +46,38 @@ pub fn record(
         ("limit-train-batches", optional(args.limit_train_batches)),
         ("limit-val-batches", optional(args.limit_val_batches)),
         ("early-stopping", optional(args.early_stopping)),
+        ("image-size", optional(args.image_size)),
+        ("val-dir", path(args.val_dir.as_deref())),
+        ("pretrained", path(args.pretrained.as_deref())),
+        ("mean", text(args.mean.as_deref())),
+        ("std", text(args.std.as_deref())),
+        (
+            "freeze",
+            if args.freeze.is_empty() {
+                ABSENT.to_string()
+            } else {
+                args.freeze.join(",")
+            },
+        ),
         ("threads", rayon::current_num_threads().to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (format!("{PREFIX}{k}"), v))
     .collect()
+}
+
+/// A path as recorded: absolute when it exists, so that a resumed run finds the same folder.
+fn path(p: Option<&Path>) -> String {
+    p.map_or(ABSENT.to_string(), |p| {
+        p.canonicalize()
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    })
+}
+
+fn text(s: Option<&str>) -> String {
+    s.map_or(ABSENT.to_string(), str::to_string)
 }
 
 fn parse_enum<E: ValueEnum>(s: &str) -> Option<E> {
@@ -65,6 +93,13 @@ pub fn adopt(args: &mut TrainArgs, info: &BTreeMap<String, String>) -> Result<()
     same("model", &mut args.model, legacy("model"), |s| {
         Some(s.to_string())
     })?;
+    // A folder is recorded by its absolute path; compare like with like.
+    if let Some(d) = &mut args.dataset
+        && let Ok(abs) = Path::new(d.as_str()).canonicalize()
+        && abs.is_dir()
+    {
+        *d = abs.display().to_string();
+    }
     same("dataset", &mut args.dataset, legacy("dataset"), |s| {
         Some(s.to_string())
     })?;
@@ -97,8 +132,31 @@ pub fn adopt(args: &mut TrainArgs, info: &BTreeMap<String, String>) -> Result<()
         ("limit-train-batches", &mut args.limit_train_batches),
         ("limit-val-batches", &mut args.limit_val_batches),
         ("early-stopping", &mut args.early_stopping),
+        ("image-size", &mut args.image_size),
     ] {
         optional(flag, field, rec(flag))?;
+    }
+    optional("mean", &mut args.mean, rec("mean"))?;
+    optional("std", &mut args.std, rec("std"))?;
+    for (flag, field) in [
+        ("val-dir", &mut args.val_dir),
+        ("pretrained", &mut args.pretrained),
+    ] {
+        let mut given = field.as_deref().map(|p| path(Some(p)));
+        optional(flag, &mut given, rec(flag))?;
+        *field = given.filter(|g| g != ABSENT).map(PathBuf::from);
+    }
+    match rec("freeze") {
+        None => {}
+        Some(ABSENT) if args.freeze.is_empty() => {}
+        Some(r) if args.freeze.is_empty() => {
+            args.freeze = r.split(',').map(str::to_string).collect();
+        }
+        Some(r) if args.freeze.join(",") == r => {}
+        Some(r) => {
+            let had = (r != ABSENT).then_some(r);
+            return Err(conflict("freeze", &args.freeze.join(" "), had));
+        }
     }
     if let (Some(then), Some(now)) = (
         rec("threads").and_then(|s| s.parse::<usize>().ok()),

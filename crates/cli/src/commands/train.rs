@@ -1,11 +1,16 @@
-//! `convnet train`: the main job — train a zoo model on a real data set, with a progress bar,
+//! `convnet train`: the main job — train a zoo model on a real data set or a folder of your own
+//! pictures (fine-tuning pretrained weights, layers frozen, if asked), with a progress bar,
 //! validation each epoch, a CSV log and checkpoints, then report test accuracy. The loss is
 //! cross-entropy, plus GoogLeNet's weighted auxiliary-classifier losses when the model has them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use convnet_datasets::{Augment, DataLoader, DatasetError, DatasetKind, LoaderConfig, Split};
+use convnet_datasets::folder::{self, FolderOptions};
+use convnet_datasets::{
+    Augment, ColorJitter, DataLoader, Dataset, DatasetError, DatasetKind, LoaderConfig,
+    ResizedCrop, Split,
+};
 use convnet_nn::Model;
 use convnet_train::{
     Callback, Checkpoint, Control, EarlyStopping, EpochRecord, FitConfig, ProgressMode, Trainer,
@@ -14,9 +19,8 @@ use convnet_zoo::AuxClassifierLoss;
 
 use crate::Failure;
 use crate::args::{ProgressName, TrainArgs};
-use crate::commands::{
-    data_dir, dataset_failure, dataset_kind, find_data, load_split, model_input, run_config,
-};
+use crate::commands::data::{self, DataSource, HOLDOUT_FRACTION, Preprocess, storage_side};
+use crate::commands::{data_dir, dataset_failure, find_data, load_split, model_input, run_config};
 use crate::recipes::Recipe;
 
 /// Training images held out for validation (the test split is kept for the final report).
@@ -46,6 +50,19 @@ pub fn build_model(
     })
 }
 
+/// The splits a run trains and reports on, and how its images were prepared.
+struct Prepared {
+    /// The built-in data set (`None`: a folder), after the MNIST → digits fallback.
+    kind: Option<DatasetKind>,
+    source: DataSource,
+    train: Dataset,
+    val: Dataset,
+    test: Option<Dataset>,
+    pre: Preprocess,
+    /// Where a built-in data set was found.
+    dir: Option<PathBuf>,
+}
+
 pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
     if let Some(t) = args.threads {
         rayon_threads(t)?;
@@ -61,65 +78,71 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
         run_config::adopt(&mut args, &ck.info)?;
     }
     let model_name = args.model.clone().unwrap_or_else(|| "lenet5".into());
-    let mut kind = dataset_kind(args.dataset.as_deref().unwrap_or("mnist"))?;
-    let dir = match find_data(&args.data, kind) {
-        Ok(dir) => dir,
-        Err(e) if args.dataset.is_none() => {
-            // The default command works on a fresh machine: without MNIST, the built-in
-            // digits, said in one line.
-            let why = match &e {
-                DatasetError::Missing { .. } => format!(
-                    "is not in {} or the cache, and downloading is off",
-                    data_dir(&args.data).display()
-                ),
-                other => format!("could not be downloaded ({other})"),
-            };
-            eprintln!(
-                "mnist {why}; training on the built-in digits instead (`convnet download \
-                 mnist` fetches MNIST)"
-            );
-            kind = DatasetKind::Digits;
-            data_dir(&args.data)
-        }
-        Err(e) => return Err(dataset_failure(e)),
+    let source = match args.dataset.as_deref() {
+        Some(name) => DataSource::parse(name)?,
+        None => DataSource::Builtin(DatasetKind::Mnist),
     };
     let seed = args.seed.unwrap_or(0);
-    let recipe = Recipe::resolve(&model_name, &args, kind);
-    let input = model_input(&model_name, kind)?;
-    let model = build_model(&model_name, Some(10), Some(input))?;
-
     let loaded = Instant::now();
-    let mut full = load_split(kind, Split::Train, &dir, input).map_err(dataset_failure)?;
-    if let Some(n) = args.train_subset {
-        full = full.take(n);
-    }
-    let (train_set, val_set) = full
-        .split_off(holdout(kind, full.len()))
-        .map_err(Failure::run)?;
-    let test_set = match load_split(kind, Split::Test, &dir, input) {
-        Ok(t) => Some(t),
-        Err(convnet_datasets::DatasetError::Missing { .. }) => None,
-        Err(e) => return Err(Failure::run(e)),
+    let data = match &source {
+        DataSource::Builtin(kind) => builtin_data(&args, *kind, &model_name)?,
+        DataSource::Folder(path) => folder_data(&args, path, &model_name, seed)?,
     };
+    let Prepared {
+        kind,
+        source,
+        train: train_set,
+        val: val_set,
+        test: test_set,
+        pre,
+        dir,
+    } = data;
+    let recipe = Recipe::resolve(&model_name, &args, kind);
+    let mut model = build_model(&model_name, Some(pre.classes.len()), Some(pre.input))?;
+    if !args.freeze.is_empty() {
+        let frozen = model
+            .freeze(&args.freeze)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        eprintln!(
+            "frozen: {} tensors under {} ({} of {} parameters train)",
+            frozen.len(),
+            args.freeze.join(", "),
+            convnet_nn::summary::fmt_count(model.num_trainable() as u64),
+            convnet_nn::summary::fmt_count(model.num_params() as u64),
+        );
+    }
+
     let mut train_cfg = LoaderConfig::new(recipe.batch_size, seed);
+    train_cfg.output_size = pre.output_size();
     if recipe.augment {
-        train_cfg.augment = Augment {
-            crop_padding: Some(4),
-            horizontal_flip: kind == DatasetKind::Cifar10,
+        train_cfg.augment = match kind {
+            Some(k) => Augment {
+                crop_padding: Some(4),
+                horizontal_flip: k == DatasetKind::Cifar10,
+                ..Augment::default()
+            },
+            None => folder_augment(),
         };
     }
+    let eval_cfg = |batch| LoaderConfig {
+        output_size: pre.output_size(),
+        ..LoaderConfig::evaluation(batch)
+    };
     let train = DataLoader::new(train_set, train_cfg).map_err(Failure::run)?;
-    let val = DataLoader::new(val_set, LoaderConfig::evaluation(256)).map_err(Failure::run)?;
+    let val = DataLoader::new(val_set, eval_cfg(256)).map_err(Failure::run)?;
     eprintln!(
-        "{} on {}: {} train / {} validation images{} (loaded in {:.1}s); {} parameters",
+        "{} on {}: {} train / {} validation images{}, {} classes, input {} (loaded in {:.1}s); \
+         {} parameters",
         model_name,
-        kind,
+        source,
         train.dataset().len(),
         val.dataset().len(),
         test_set
             .as_ref()
             .map(|t| format!(" / {} test", t.len()))
             .unwrap_or_default(),
+        pre.classes.len(),
+        convnet_zoo::chw(pre.input),
         loaded.elapsed().as_secs_f64(),
         convnet_nn::summary::fmt_count(model.num_params() as u64),
     );
@@ -156,6 +179,8 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
             trainer.position.epoch,
             trainer.position.step
         );
+    } else if let Some(path) = &args.pretrained {
+        load_pretrained(&model, path, &mut trainer)?;
     }
     let peak = trainer
         .planned_peak_bytes(recipe.batch_size)
@@ -177,7 +202,7 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{model_name}-{kind}")));
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{model_name}-{}", source.short_name())));
     let mut fit = FitConfig::new(recipe.epochs, seed);
     fit.progress = match args.progress {
         ProgressName::Auto => ProgressMode::Auto,
@@ -196,13 +221,12 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
     fit.schedule_unit = unit;
     fit.info = vec![
         ("model".into(), model_name.clone()),
-        ("dataset".into(), kind.name().into()),
-        ("classes".into(), "10".into()),
-        ("input".into(), convnet_zoo::chw(input)),
+        ("dataset".into(), source.record()),
     ];
+    fit.info.extend(pre.info());
     fit.info.extend(run_config::record(
         &model_name,
-        kind.name(),
+        &source.record(),
         seed,
         &recipe,
         &args,
@@ -225,7 +249,7 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
         return Ok(());
     }
     if let Some(test) = test_set {
-        let loader = DataLoader::new(test, LoaderConfig::evaluation(256)).map_err(Failure::run)?;
+        let loader = DataLoader::new(test, eval_cfg(256)).map_err(Failure::run)?;
         let t = trainer
             .evaluate(&loader, args.limit_val_batches)
             .map_err(Failure::run)?;
@@ -236,10 +260,17 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
             100.0 * t.top5,
             t.count
         );
+    } else if let Some(dir) = &dir {
+        println!(
+            "test: the {source} test split is not in {}; validation figures above",
+            dir.display()
+        );
     } else {
         println!(
-            "test: the {kind} test split is not in {}; validation figures above",
-            dir.display()
+            "test: an image folder has no test split; the validation figures above are on {} \
+             held-out images (`convnet eval --checkpoint … --dataset FOLDER` scores another \
+             folder)",
+            val.dataset().len()
         );
     }
     println!(
@@ -248,6 +279,262 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
         started.elapsed().as_secs_f64(),
         out.display()
     );
+    Ok(())
+}
+
+/// Folder augmentation: random-resized crops of at least a quarter of the stored square
+/// (torchvision's 8 % is meant for ImageNet's large, cluttered photos), mirror images and mild
+/// colour jitter.
+pub fn folder_augment() -> Augment {
+    Augment {
+        horizontal_flip: true,
+        resized_crop: Some(ResizedCrop {
+            min_scale: 0.25,
+            ..ResizedCrop::default()
+        }),
+        color_jitter: Some(ColorJitter {
+            brightness: 0.2,
+            contrast: 0.2,
+            saturation: 0.2,
+        }),
+        ..Augment::default()
+    }
+}
+
+/// The given `--mean`/`--std`, if any, for `channels`.
+/// Per-channel means and standard deviations.
+type Stats = (Vec<f32>, Vec<f32>);
+
+fn given_stats(args: &TrainArgs, channels: usize) -> Result<Option<Stats>, Failure> {
+    match (&args.mean, &args.std) {
+        (Some(m), Some(s)) => Ok(Some((
+            data::parse_stats("mean", m, channels)?,
+            data::parse_stats("std", s, channels)?,
+        ))),
+        (None, None) => Ok(None),
+        _ => Err(Failure::usage("--mean and --std go together")),
+    }
+}
+
+/// A built-in data set: found (or downloaded, or — for the default command — replaced by the
+/// embedded digits), resized to the model's input, the last part of its training split held
+/// out.
+fn builtin_data(
+    args: &TrainArgs,
+    kind: DatasetKind,
+    model_name: &str,
+) -> Result<Prepared, Failure> {
+    let mut kind = kind;
+    let dir = match find_data(&args.data, kind) {
+        Ok(dir) => dir,
+        Err(e) if args.dataset.is_none() => {
+            // The default command works on a fresh machine: without MNIST, the built-in
+            // digits, said in one line.
+            let why = match &e {
+                DatasetError::Missing { .. } => format!(
+                    "is not in {} or the cache, and downloading is off",
+                    data_dir(&args.data).display()
+                ),
+                other => format!("could not be downloaded ({other})"),
+            };
+            eprintln!(
+                "mnist {why}; training on the built-in digits instead (`convnet download \
+                 mnist` fetches MNIST)"
+            );
+            kind = DatasetKind::Digits;
+            data_dir(&args.data)
+        }
+        Err(e) => return Err(dataset_failure(e)),
+    };
+    let input = match args.image_size {
+        Some(n) => sized_input(model_name, kind.image_shape()[0], n)?,
+        None => model_input(model_name, kind)?,
+    };
+    let mut pre = Preprocess::builtin(kind, input);
+    if let Some((m, s)) = given_stats(args, input[0])? {
+        (pre.mean, pre.std) = (m, s);
+    }
+    let normalise = |d: Dataset| {
+        d.with_normalization(pre.mean.clone(), pre.std.clone())
+            .map_err(Failure::run)
+    };
+    let mut full =
+        normalise(load_split(kind, Split::Train, &dir, input).map_err(dataset_failure)?)?;
+    if let Some(n) = args.train_subset {
+        full = full.take(n);
+    }
+    let (train, val) = full
+        .split_off(holdout(kind, full.len()))
+        .map_err(Failure::run)?;
+    let test = match load_split(kind, Split::Test, &dir, input) {
+        Ok(t) => Some(normalise(t)?),
+        Err(DatasetError::Missing { .. }) => None,
+        Err(e) => return Err(Failure::run(e)),
+    };
+    Ok(Prepared {
+        kind: Some(kind),
+        source: DataSource::Builtin(kind),
+        train,
+        val,
+        test,
+        pre,
+        dir: Some(dir),
+    })
+}
+
+/// The input `[channels, n, n]`, refused when the model cannot take it.
+fn sized_input(model_name: &str, channels: usize, n: usize) -> Result<[usize; 3], Failure> {
+    if !(1..=folder::MAX_SIZE).contains(&n) {
+        return Err(Failure::usage(format!(
+            "--image-size {n}: must be between 1 and {}",
+            folder::MAX_SIZE
+        )));
+    }
+    let input = [channels, n, n];
+    let cfg = convnet_zoo::ZooConfig::default().input(input);
+    let smallest = convnet_zoo::smallest_input(model_name, &cfg).map_err(|e| match e {
+        convnet_zoo::ZooError::UnknownModel { .. } => Failure::usage(e.to_string()),
+        other => Failure::run(other),
+    })?;
+    if n < smallest[1] || n < smallest[2] {
+        return Err(Failure::usage(format!(
+            "--image-size {n}: {model_name} needs at least {}×{}",
+            smallest[1], smallest[2]
+        )));
+    }
+    Ok(input)
+}
+
+/// An image folder: decoded at the model's channels and a margin above its input size, with
+/// `--val-dir` or a stratified hold-out for validation, normalised with the training split's
+/// statistics unless told otherwise.
+fn folder_data(
+    args: &TrainArgs,
+    path: &Path,
+    model_name: &str,
+    seed: u64,
+) -> Result<Prepared, Failure> {
+    if args.train_subset.is_some() {
+        return Err(Failure::usage(
+            "--train-subset applies to the built-in data sets; for a folder, use a smaller folder",
+        ));
+    }
+    let default = convnet_zoo::info(model_name)
+        .map_err(|e| Failure::usage(e.to_string()))?
+        .default_input;
+    let side = args.image_size.unwrap_or(default[1]);
+    let input = sized_input(model_name, default[0], side)?;
+    let stored = storage_side(side);
+    let opts = FolderOptions {
+        channels: input[0],
+        size: stored,
+        strict: args.strict_images,
+        classes: None,
+    };
+    let all = data::read_folder(path, &opts)?;
+    let classes = all.class_names().to_vec();
+    if classes.len() < 2 {
+        return Err(Failure::run(format!(
+            "{}: one class folder ({}); classification needs at least two",
+            path.display(),
+            classes.join(", ")
+        )));
+    }
+    let (train, val) = match &args.val_dir {
+        Some(v) => {
+            let val = data::read_folder(
+                v,
+                &FolderOptions {
+                    classes: Some(classes.clone()),
+                    ..opts.clone()
+                },
+            )?;
+            (all, val)
+        }
+        None => all
+            .stratified_split(HOLDOUT_FRACTION, seed)
+            .map_err(Failure::run)?,
+    };
+    let (mean, std) = match given_stats(args, input[0])? {
+        Some(stats) => stats,
+        None => match args
+            .pretrained
+            .as_deref()
+            .and_then(|p| pretrained_stats(p, input[0]))
+        {
+            Some((m, s, whose)) => {
+                eprintln!("normalising with {whose} statistics, as the pretrained weights expect");
+                (m, s)
+            }
+            None => train.channel_stats(),
+        },
+    };
+    let pre = Preprocess {
+        input,
+        classes,
+        mean,
+        std,
+        resize: Some(stored),
+    };
+    let normalise = |d: Dataset| {
+        d.with_normalization(pre.mean.clone(), pre.std.clone())
+            .map_err(Failure::run)
+    };
+    Ok(Prepared {
+        kind: None,
+        source: DataSource::Folder(path.to_path_buf()),
+        train: normalise(train)?,
+        val: normalise(val)?,
+        test: None,
+        pre,
+        dir: None,
+    })
+}
+
+/// The statistics pretrained weights were trained with: a convnet checkpoint's record, or
+/// ImageNet's for torchvision weights of a 3-channel model.
+fn pretrained_stats(path: &Path, channels: usize) -> Option<(Vec<f32>, Vec<f32>, &'static str)> {
+    match Checkpoint::<f32>::load(path) {
+        Ok(ck) => {
+            let input = [channels, 1, 1];
+            let source = DataSource::Folder(path.to_path_buf());
+            let pre = Preprocess::from_info(&ck.info, &source, input).ok()?;
+            Some((pre.mean, pre.std, "the pretrained run's"))
+        }
+        Err(_) if channels == 3 => Some((
+            data::IMAGENET_MEAN.to_vec(),
+            data::IMAGENET_STD.to_vec(),
+            "ImageNet's",
+        )),
+        Err(_) => None,
+    }
+}
+
+/// Loads `--pretrained` weights into the trainer's fresh parameters, saying what was replaced.
+fn load_pretrained(model: &Model<f32>, path: &Path, trainer: &mut Trainer) -> Result<(), Failure> {
+    if !path.is_file() {
+        return Err(Failure::no_input(format!(
+            "--pretrained {}: not found",
+            path.display()
+        )));
+    }
+    let report = convnet_zoo::load_pretrained_file(model, path, &mut trainer.params)
+        .map_err(Failure::run)?;
+    eprintln!(
+        "loaded {} pretrained tensors from {}{}",
+        report.loaded,
+        path.display(),
+        if report.from_checkpoint {
+            " (a convnet checkpoint)"
+        } else {
+            ""
+        }
+    );
+    for (layer, was, now) in &report.replaced {
+        eprintln!(
+            "replaced the classifier head `{layer}` ({was} → {now} classes): freshly initialised"
+        );
+    }
     Ok(())
 }
 

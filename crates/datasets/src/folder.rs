@@ -1,0 +1,335 @@
+//! Your own images as a data set: a folder of class sub-folders (torchvision's `ImageFolder`
+//! layout, `PATH/cat/*.jpg`, `PATH/dog/*.png`). Class names are the sub-folder names, sorted;
+//! files are found at any depth below them, in sorted order.
+//!
+//! Every image is decoded once, on all cores, and kept in memory as bytes: converted to the
+//! model's channels (grayscale, RGB or RGBA in; RGBA loses its alpha), its shorter side
+//! resized to `size` (bilinear with antialiasing when shrinking), then centre-cropped to
+//! `size × size`. The loader crops the model's input from that (a centre crop to evaluate, a
+//! random-resized crop to train), so a JPEG is not decoded again every epoch.
+//!
+//! A file that does not decode (not an image, corrupt, too large) is skipped with the reason
+//! and counted, or refused with `strict`; a class folder left without images is an error
+//! naming it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use image::DynamicImage;
+use image::imageops::FilterType;
+use rayon::prelude::*;
+
+use crate::dataset::{Dataset, DatasetMeta};
+use crate::error::{DatasetError, Result, io};
+
+/// How a folder is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FolderOptions {
+    /// 1 (grayscale) or 3 (RGB).
+    pub channels: usize,
+    /// Side of the stored square images.
+    pub size: usize,
+    /// Refuse the folder at the first file that does not decode, instead of skipping it.
+    pub strict: bool,
+    /// The classes the folder must have, in label order (a validation folder must match its
+    /// training folder); `None`: its own sub-folders.
+    pub classes: Option<Vec<String>>,
+}
+
+/// A file that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// What reading a folder did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FolderReport {
+    /// Images decoded and kept.
+    pub images: usize,
+    pub skipped: Vec<Skipped>,
+    /// Wall time of decoding and resizing.
+    pub seconds: f64,
+}
+
+impl FolderReport {
+    /// Decoding throughput.
+    pub fn images_per_second(&self) -> f64 {
+        (self.images + self.skipped.len()) as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// The largest stored side: a 4096² RGB image is 48 MiB, beyond which a whole folder in
+/// memory stops being sensible.
+pub const MAX_SIZE: usize = 4096;
+/// Refuse pictures whose decoded pixels would need more than this (a hostile PNG can claim
+/// 100,000 × 100,000).
+const MAX_DECODE_BYTES: u64 = 1 << 30;
+
+/// The class sub-folders of `root`, sorted by name (hidden ones, starting with `.`, are
+/// ignored).
+pub fn class_folders(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    if !root.is_dir() {
+        return Err(DatasetError::Missing {
+            dataset: "image folder",
+            path: root.to_path_buf(),
+            hint: "Pass a folder of class sub-folders (PATH/cat/*.jpg, PATH/dog/*.png).".into(),
+        });
+    }
+    let mut classes = Vec::new();
+    for entry in std::fs::read_dir(root).map_err(io(root))? {
+        let entry = entry.map_err(io(root))?;
+        let path = entry.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            return Err(DatasetError::Invalid(format!(
+                "{}: class folder names must be UTF-8",
+                path.display()
+            )));
+        };
+        if name.starts_with('.') || !path.is_dir() {
+            continue;
+        }
+        if name.chars().any(char::is_control) {
+            return Err(DatasetError::Invalid(format!(
+                "{}: a class folder name may not contain control characters",
+                path.display()
+            )));
+        }
+        classes.push((name, path));
+    }
+    classes.sort();
+    if classes.is_empty() {
+        return Err(DatasetError::Invalid(format!(
+            "{}: no class sub-folders; expected {}/<class>/<images>",
+            root.display(),
+            root.display()
+        )));
+    }
+    Ok(classes)
+}
+
+/// Every file below `dir`, sorted, hidden files and folders left out.
+fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+            let path = entry.map_err(io(&d))?.path();
+            let hidden = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads the image folder `root` (see the module documentation).
+pub fn load_folder(root: &Path, opts: &FolderOptions) -> Result<(Dataset, FolderReport)> {
+    if !matches!(opts.channels, 1 | 3) {
+        return Err(DatasetError::Invalid(format!(
+            "{}: images can be read as 1 or 3 channels, not {}",
+            root.display(),
+            opts.channels
+        )));
+    }
+    if opts.size == 0 || opts.size > MAX_SIZE {
+        return Err(DatasetError::Invalid(format!(
+            "{}: image size {} is not in 1–{MAX_SIZE}",
+            root.display(),
+            opts.size
+        )));
+    }
+    let found = class_folders(root)?;
+    let names: Vec<String> = found.iter().map(|(n, _)| n.clone()).collect();
+    let classes = match &opts.classes {
+        None => names.clone(),
+        Some(want) => {
+            let missing: Vec<&String> = want.iter().filter(|c| !names.contains(c)).collect();
+            let extra: Vec<&String> = names.iter().filter(|c| !want.contains(c)).collect();
+            if !missing.is_empty() || !extra.is_empty() {
+                return Err(DatasetError::Invalid(format!(
+                    "{}: its classes must be the training folder's; missing {missing:?}, not \
+                     in training {extra:?}",
+                    root.display()
+                )));
+            }
+            want.clone()
+        }
+    };
+    let mut files: Vec<(PathBuf, u32)> = Vec::new();
+    for (name, dir) in &found {
+        let label = classes.iter().position(|c| c == name).unwrap_or(0) as u32;
+        let inside = files_below(dir)?;
+        if inside.is_empty() {
+            return Err(DatasetError::Invalid(format!(
+                "{}: the class folder '{name}' is empty",
+                dir.display()
+            )));
+        }
+        files.extend(inside.into_iter().map(|f| (f, label)));
+    }
+    let started = Instant::now();
+    let per = opts.channels * opts.size * opts.size;
+    let decoded: Vec<std::result::Result<Vec<u8>, String>> = files
+        .par_iter()
+        .map(|(path, _)| decode_file(path, opts.channels, opts.size))
+        .collect();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut images = Vec::with_capacity(files.len().saturating_mul(per));
+    let mut labels = Vec::with_capacity(files.len());
+    let mut skipped = Vec::new();
+    let mut per_class = vec![0usize; classes.len()];
+    for ((path, label), result) in files.into_iter().zip(decoded) {
+        match result {
+            Ok(bytes) => {
+                images.extend_from_slice(&bytes);
+                labels.push(label);
+                per_class[label as usize] += 1;
+            }
+            Err(reason) if opts.strict => {
+                return Err(DatasetError::Invalid(format!(
+                    "{}: {reason} (strict: no file is skipped)",
+                    path.display()
+                )));
+            }
+            Err(reason) => skipped.push(Skipped { path, reason }),
+        }
+    }
+    if let Some(empty) = per_class.iter().position(|&n| n == 0) {
+        return Err(DatasetError::Invalid(format!(
+            "{}: the class folder '{}' has no readable image",
+            root.join(&classes[empty]).display(),
+            classes[empty]
+        )));
+    }
+    let channels = opts.channels;
+    let meta = DatasetMeta {
+        name: root.display().to_string(),
+        classes,
+        // Placeholder statistics until the caller picks them (usually the training split's).
+        mean: vec![0.0; channels],
+        std: vec![1.0; channels],
+    };
+    let report = FolderReport {
+        images: labels.len(),
+        skipped,
+        seconds,
+    };
+    let data = Dataset::new(meta, [channels, opts.size, opts.size], images, labels)?;
+    Ok((data, report))
+}
+
+/// Decodes one picture to stored form: planar `[channels, size, size]` bytes.
+pub fn decode_file(
+    path: &Path,
+    channels: usize,
+    size: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    Ok(square(&open(path)?, channels, size))
+}
+
+/// Opens a PNG or JPEG (by content, not by name) within the decoding limits.
+pub fn open(path: &Path) -> std::result::Result<DynamicImage, String> {
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|e| format!("cannot be opened ({e})"))?
+        .with_guessed_format()
+        .map_err(|e| format!("cannot be read ({e})"))?;
+    if reader.format().is_none() {
+        return Err("is not a PNG or JPEG image".into());
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    reader
+        .decode()
+        .map_err(|e| format!("is not a readable PNG or JPEG image ({e})"))
+}
+
+/// Shorter side resized to `size`, centre-cropped to `size × size`, as planar bytes of
+/// `channels` (1: luma; 3: RGB).
+pub fn square(img: &DynamicImage, channels: usize, size: usize) -> Vec<u8> {
+    let (w, h) = (img.width().max(1) as f64, img.height().max(1) as f64);
+    let scale = size as f64 / w.min(h);
+    let nw = ((w * scale).round() as u32).max(size as u32);
+    let nh = ((h * scale).round() as u32).max(size as u32);
+    let resized = img.resize_exact(nw, nh, FilterType::Triangle);
+    let x0 = (nw - size as u32) / 2;
+    let y0 = (nh - size as u32) / 2;
+    let cropped = resized.crop_imm(x0, y0, size as u32, size as u32);
+    planar(&cropped, channels)
+}
+
+/// `img` stretched to exactly `h × w`, as planar bytes of `channels`.
+pub fn stretched(img: &DynamicImage, channels: usize, h: usize, w: usize) -> Vec<u8> {
+    planar(
+        &img.resize_exact(w as u32, h as u32, FilterType::Triangle),
+        channels,
+    )
+}
+
+fn planar(img: &DynamicImage, channels: usize) -> Vec<u8> {
+    if channels == 1 {
+        return img.to_luma8().into_raw();
+    }
+    let rgb = img.to_rgb8().into_raw();
+    let plane = rgb.len() / 3;
+    let mut out = vec![0u8; rgb.len()];
+    for (i, px) in rgb.chunks_exact(3).enumerate() {
+        out[i] = px[0];
+        out[plane + i] = px[1];
+        out[2 * plane + i] = px[2];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn square_resizes_the_shorter_side_and_crops_the_middle() {
+        // 8 wide × 4 high, left half black, right half white, RGB: the 4×4 centre crop of the
+        // (already 4-high) picture is half black, half white.
+        let img = image::RgbImage::from_fn(8, 4, |x, _| {
+            if x < 4 {
+                image::Rgb([0, 0, 0])
+            } else {
+                image::Rgb([255, 255, 255])
+            }
+        });
+        let out = square(&DynamicImage::ImageRgb8(img), 3, 4);
+        assert_eq!(out.len(), 3 * 16);
+        for plane in out.chunks_exact(16) {
+            for row in plane.chunks_exact(4) {
+                assert_eq!(row, [0, 0, 255, 255]);
+            }
+        }
+    }
+
+    #[test]
+    fn rgb_is_stored_planar_and_gray_as_luma() {
+        let img =
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(2, 2, image::Rgb([10, 20, 30])));
+        assert_eq!(
+            square(&img, 3, 2),
+            [10, 10, 10, 10, 20, 20, 20, 20, 30, 30, 30, 30]
+        );
+        let gray = square(&img, 1, 2);
+        assert!(gray.iter().all(|&v| (17..=20).contains(&v)), "{gray:?}");
+    }
+}
