@@ -262,16 +262,66 @@ pub fn open(path: &Path) -> std::result::Result<DynamicImage, String> {
 
 /// Shorter side resized to `size`, centre-cropped to `size × size`, as planar bytes of
 /// `channels` (1: luma; 3: RGB).
+///
+/// A photo two or more times larger than `size` is first shrunk by the largest whole factor
+/// that leaves at least `size`, averaging each k×k block (an exact area filter, what Pillow's
+/// `reduce` does): the bilinear resize after it then shrinks by less than two, and the result
+/// is as smooth as resizing the whole photo — at a fraction of the time, since the resize is
+/// what dominates reading a folder of camera pictures.
 pub fn square(img: &DynamicImage, channels: usize, size: usize) -> Vec<u8> {
-    let (w, h) = (img.width().max(1) as f64, img.height().max(1) as f64);
+    // Work in the picture's own kind (gray or colour) and convert to `channels` at the end,
+    // when the picture is small: luma is linear, so averaging first changes nothing.
+    let base = if img.color().has_color() {
+        DynamicImage::ImageRgb8(img.to_rgb8())
+    } else {
+        DynamicImage::ImageLuma8(img.to_luma8())
+    };
+    let short = base.width().min(base.height()) as usize;
+    let k = short / size.max(1);
+    let base = if k >= 2 { box_shrink(&base, k) } else { base };
+    let (w, h) = (base.width().max(1) as f64, base.height().max(1) as f64);
     let scale = size as f64 / w.min(h);
     let nw = ((w * scale).round() as u32).max(size as u32);
     let nh = ((h * scale).round() as u32).max(size as u32);
-    let resized = img.resize_exact(nw, nh, FilterType::Triangle);
+    let resized = base.resize_exact(nw, nh, FilterType::Triangle);
     let x0 = (nw - size as u32) / 2;
     let y0 = (nh - size as u32) / 2;
     let cropped = resized.crop_imm(x0, y0, size as u32, size as u32);
     planar(&cropped, channels)
+}
+
+/// The mean of every k×k block of a Luma8 or Rgb8 image (the last partial row and column of
+/// blocks are left out).
+fn box_shrink(img: &DynamicImage, k: usize) -> DynamicImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (ow, oh) = (w / k, h / k);
+    let cc = usize::from(img.color().channel_count());
+    let src = img.as_bytes();
+    let mut out = vec![0u8; ow * oh * cc];
+    let mut row = vec![0u32; ow * cc];
+    let area = (k * k) as u32;
+    for oy in 0..oh {
+        row.fill(0);
+        for y in oy * k..(oy + 1) * k {
+            let line = &src[y * w * cc..(y * w + ow * k) * cc];
+            for (ox, block) in line.chunks_exact(k * cc).enumerate() {
+                for px in block.chunks_exact(cc) {
+                    for (c, &v) in px.iter().enumerate() {
+                        row[ox * cc + c] += u32::from(v);
+                    }
+                }
+            }
+        }
+        for (o, &sum) in out[oy * ow * cc..(oy + 1) * ow * cc].iter_mut().zip(&row) {
+            *o = ((sum + area / 2) / area) as u8;
+        }
+    }
+    let (ow, oh) = (ow as u32, oh as u32);
+    if cc == 1 {
+        DynamicImage::ImageLuma8(image::GrayImage::from_raw(ow, oh, out).expect("sized"))
+    } else {
+        DynamicImage::ImageRgb8(image::RgbImage::from_raw(ow, oh, out).expect("sized"))
+    }
 }
 
 /// `img` stretched to exactly `h × w`, as planar bytes of `channels`.
@@ -319,6 +369,38 @@ mod tests {
                 assert_eq!(row, [0, 0, 255, 255]);
             }
         }
+    }
+
+    #[test]
+    fn box_shrink_averages_blocks() {
+        let img =
+            image::GrayImage::from_fn(6, 4, |x, y| image::Luma([(x / 2 * 10 + y / 2 * 100) as u8]));
+        let out = box_shrink(&DynamicImage::ImageLuma8(img), 2);
+        assert_eq!((out.width(), out.height()), (3, 2));
+        assert_eq!(out.as_bytes(), [0, 10, 20, 100, 110, 120]);
+    }
+
+    #[test]
+    fn a_large_photo_shrinks_to_what_a_full_resize_gives() {
+        // A smooth 1200×900 gradient: the block-averaged path must agree with resizing the
+        // whole picture to within a couple of grey levels.
+        let img = image::RgbImage::from_fn(1200, 900, |x, y| {
+            image::Rgb([(x / 5) as u8, (y / 4) as u8, ((x + y) / 9) as u8])
+        });
+        let img = DynamicImage::ImageRgb8(img);
+        let fast = square(&img, 3, 64);
+        let direct = planar(
+            &img.resize_exact(85, 64, FilterType::Triangle)
+                .crop_imm(10, 0, 64, 64),
+            3,
+        );
+        let worst = fast
+            .iter()
+            .zip(&direct)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(worst <= 3, "largest difference {worst}");
     }
 
     #[test]
