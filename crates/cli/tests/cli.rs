@@ -560,3 +560,58 @@ fn inspect_works_on_a_fresh_model_and_checks_its_arguments() {
         text(&o)
     );
 }
+
+/// A model whose smallest input is larger than a data set's images trains on them resized:
+/// `--image-size` picks the size, and a size the model cannot take is a usage error saying
+/// the smallest it can.
+#[test]
+fn image_size_resizes_small_images_for_larger_models_and_refuses_too_small_ones() {
+    let o = convnet(&[
+        "train",
+        "--model",
+        "googlenet",
+        "--dataset",
+        "digits",
+        "--image-size",
+        "40",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--image-size 40: googlenet needs at least 79×79"),
+        "{}",
+        text(&o)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let o = convnet(&[
+        "train",
+        "--model",
+        "resnet18",
+        "--dataset",
+        "digits",
+        "--image-size",
+        "40",
+        "--epochs",
+        "1",
+        "--limit-train-batches",
+        "2",
+        "--limit-val-batches",
+        "1",
+        "--progress",
+        "none",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("10 classes, input 1×40×40"), "{t}");
+    let ck = dir.path().join("last.safetensors");
+    let e = convnet(&[
+        "eval",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--limit-batches",
+        "1",
+    ]);
+    assert!(e.status.success(), "{}", text(&e));
+    assert!(text(&e).contains("resnet18 on digits test"), "{}", text(&e));
+}
