@@ -1,39 +1,10 @@
 //! The `convnet` binary end to end: the listings, the errors a user can hit (and their exit
 //! codes), a short real training run on MNIST that must beat chance, and resume.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn data_dir() -> PathBuf {
-    convnet_testdata::test_data().dir
-}
-
-/// The binary, isolated: no download ever (tests never need the internet) and a cache folder
-/// of its own, never the user's.
-fn isolated() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_convnet"));
-    c.env("CONVNET_OFFLINE", "1").env(
-        "XDG_CACHE_HOME",
-        std::env::temp_dir().join(format!("convnet-cli-tests-{}", std::process::id())),
-    );
-    c
-}
-
-fn convnet(args: &[&str]) -> Output {
-    isolated()
-        .args(args)
-        .env("CONVNET_DATA", data_dir())
-        .output()
-        .expect("the convnet binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{convnet, isolated, text};
 
 #[test]
 fn models_and_datasets_are_listed() {

@@ -3,38 +3,18 @@
 //! them) is trained on, scored, and asked about held-out pictures; then a model pretrained on
 //! MNIST is fine-tuned on it with its convolutions frozen.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use convnet_testdata::cut::read_plain;
-use convnet_train::Checkpoint;
+
+mod common;
+use common::{convnet, params_of, text};
 
 /// The three classes of the folder and the MNIST digit each is made of.
 const CLASSES: [(&str, u8); 3] = [("one", 1), ("seven", 7), ("zero", 0)];
 const TRAIN_PER_CLASS: usize = 30;
 const HELD_OUT_PER_CLASS: usize = 6;
-
-fn convnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convnet"))
-        .args(args)
-        .env("CONVNET_DATA", convnet_testdata::test_data().dir)
-        .env("CONVNET_OFFLINE", "1")
-        .env(
-            "XDG_CACHE_HOME",
-            std::env::temp_dir().join(format!("convnet-folder-tests-{}", std::process::id())),
-        )
-        .output()
-        .expect("the convnet binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// MNIST training images (`[28·28]` bytes) of `digit` from the fixtures, in file order.
 fn images_of(digit: u8, n: usize) -> Vec<Vec<u8>> {
@@ -129,18 +109,6 @@ fn last_val_accuracy(stdout: &str) -> f64 {
         .trim()
         .parse()
         .unwrap()
-}
-
-fn params_of(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<u32>)> {
-    Checkpoint::<f32>::load(path)
-        .unwrap()
-        .params
-        .into_iter()
-        .map(|(name, t)| {
-            let bits = t.to_vec().iter().map(|v| v.to_bits()).collect();
-            (name, (t.shape().to_vec(), bits))
-        })
-        .collect()
 }
 
 #[test]

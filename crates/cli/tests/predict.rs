@@ -3,26 +3,11 @@
 //! must come back as their true digit; a file that is not an image is an error naming it.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use convnet_testdata::cut::read_plain;
 
-fn convnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convnet"))
-        .args(args)
-        .env("CONVNET_DATA", convnet_testdata::test_data().dir)
-        .env("CONVNET_OFFLINE", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{convnet, text};
 
 /// Test images `0..n` of the MNIST fixtures (`[28·28]` bytes each) and their labels.
 fn digits(n: usize) -> Vec<(Vec<u8>, u8)> {

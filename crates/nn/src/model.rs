@@ -168,6 +168,11 @@ impl<T: Element> Model<T> {
         &self.input_shape
     }
 
+    /// The size of the output's last axis when it is fixed (the class count of a classifier).
+    pub fn num_classes(&self) -> Option<usize> {
+        self.output_shape.dims().last().and_then(|d| d.fixed())
+    }
+
     /// Symbolic output shape, e.g. `[B, 10]`.
     pub fn output_shape(&self) -> &Shape {
         &self.output_shape

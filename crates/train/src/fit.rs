@@ -178,12 +178,7 @@ impl Trainer {
         let params = model.init_params(seed)?;
         let step = model.train_step(loss.clone(), seed)?;
         let evaluator = model.evaluator(loss)?;
-        let classes = model
-            .output_shape()
-            .dims()
-            .last()
-            .and_then(|d| d.fixed())
-            .unwrap_or(0);
+        let classes = model.num_classes().unwrap_or(0);
         Ok(Trainer {
             step,
             evaluator,

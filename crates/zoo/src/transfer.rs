@@ -72,12 +72,7 @@ pub fn load_pretrained<T: Element>(
             name.to_string()
         }
     };
-    let classes = model
-        .output_shape()
-        .dims()
-        .last()
-        .and_then(|d| d.fixed())
-        .unwrap_or(0);
+    let classes = model.num_classes().unwrap_or(0);
     let specs = model.param_specs();
     let wanted: BTreeSet<String> = specs.iter().map(|p| file_key(&p.name)).collect();
     let mut unexpected: Vec<String> = names
