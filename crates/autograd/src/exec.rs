@@ -13,7 +13,6 @@ use crate::error::{AutogradError, Result};
 use crate::feeds::{FeedKey, Feeds};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
-use crate::ops::dispatch::{MapInPlace, ZipInPlace};
 use crate::params::ParamStore;
 use crate::plan::{Alloc, Plan};
 use crate::shape::Dim;
@@ -191,7 +190,7 @@ impl<T: Element> Plan<T> {
                     (Alloc::InPlace(pos), Op::Unary(u)) => {
                         let mut t = operand(&mut values[s.inputs[pos]], opts.check_finite)
                             .ok_or_else(|| missing(s))?;
-                        u.dispatch(MapInPlace(&mut t));
+                        t.map_unary_inplace(*u);
                         t
                     }
                     (Alloc::InPlace(pos), Op::Binary(b)) => {
@@ -200,12 +199,7 @@ impl<T: Element> Plan<T> {
                             .ok_or_else(|| missing(s))?;
                         let mut t = operand(&mut values[s.inputs[pos]], opts.check_finite)
                             .ok_or_else(|| missing(s))?;
-                        let r = b.dispatch(ZipInPlace {
-                            dst: &mut t,
-                            other: &other,
-                            name: b.name(),
-                            dst_is_rhs: pos == 1,
-                        });
+                        let r = t.zip_binary_inplace(*b, &other, pos == 1);
                         r.map_err(|e| AutogradError::Tensor {
                             op: b.name(),
                             node: s.name.clone(),

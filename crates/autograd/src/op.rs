@@ -184,9 +184,9 @@ impl<T: Element> Op<T> {
             Op::Input | Op::Param(_) | Op::Constant(_) | Op::Fill(_) => Err(EvalError::Index(
                 "leaves are supplied by the executor".into(),
             )),
-            Op::Unary(u) => Ok(u.eval(x[0])),
-            Op::Binary(b) => b.eval(x[0], x[1]),
-            Op::Compare(c) => c.eval(x[0], x[1]),
+            Op::Unary(u) => Ok(x[0].map_unary(*u)),
+            Op::Binary(b) => Ok(x[0].zip_binary(*b, x[1])?),
+            Op::Compare(c) => Ok(x[0].compare(*c, x[1])?),
             Op::Select => Ok(Tensor::select(x[0], x[1], x[2])?),
             Op::Reduce(r) => r.eval(x[0], out),
             Op::Movement(m) => m.eval(x, out),
@@ -207,8 +207,8 @@ pub(crate) fn vjp<T: Element>(g: &mut Graph<T>, node: NodeId, gy: NodeId) -> Res
     let none = || Grads::from_elem(None, xs.len());
     Ok(match op {
         Op::Input | Op::Param(_) | Op::Constant(_) | Op::Fill(_) | Op::Compare(_) => none(),
-        Op::Unary(u) => smallvec::smallvec![u.grad(g, xs[0], node, gy)?],
-        Op::Binary(b) => b.grad(g, xs[0], xs[1], node, gy)?,
+        Op::Unary(u) => smallvec::smallvec![crate::ops::unary::grad(u, g, xs[0], node, gy)?],
+        Op::Binary(b) => crate::ops::binary::grad(b, g, xs[0], xs[1], node, gy)?,
         Op::Select => crate::ops::compare::select_grad(g, &xs, gy)?,
         Op::Reduce(r) => smallvec::smallvec![r.grad(g, xs[0], node, gy)?],
         Op::Movement(m) => m.grad(g, &xs, gy)?,

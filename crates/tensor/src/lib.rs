@@ -23,6 +23,7 @@ pub mod kernels;
 pub mod layout;
 pub mod ops;
 pub mod random;
+pub mod scalar;
 mod tensor;
 mod view;
 

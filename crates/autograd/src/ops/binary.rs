@@ -5,121 +5,40 @@
 //! below never deal with it: the `Expand` node's own gradient (a sum over the expanded axes)
 //! takes care of it, and that logic exists once, in `movement.rs`.
 
-use convnet_tensor::{Element, Tensor};
+use convnet_tensor::Element;
 use smallvec::smallvec;
 
 use crate::error::{AutogradError, Result};
 use crate::graph::{Graph, NodeId};
-use crate::op::{EvalResult, Grads, Op, RuleError, RuleResult, arity};
+use crate::op::{Grads, Op, RuleError, RuleResult, arity};
+use crate::ops::unary::{Leaves, build_expr};
 use crate::shape::{Shape, broadcast};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    /// Elementwise maximum; on ties the gradient goes to the first operand.
-    Maximum,
-    /// Elementwise minimum; on ties the gradient goes to the first operand.
-    Minimum,
-    /// `aᵇ` (the gradient w.r.t. `b` needs `a > 0`).
-    Pow,
-}
+/// The elementwise functions of two arguments, defined (value and derivative) in
+/// [`convnet_tensor::scalar`].
+pub use convnet_tensor::scalar::Binary as BinaryOp;
 
-impl BinaryOp {
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Maximum => "maximum",
-            BinaryOp::Minimum => "minimum",
-            BinaryOp::Pow => "pow",
-        }
-    }
-
-    /// The scalar function (shared by the allocating and the in-place evaluation).
-    #[inline]
-    pub fn apply<T: Element>(self, a: T, b: T) -> T {
-        match self {
-            BinaryOp::Add => a + b,
-            BinaryOp::Sub => a - b,
-            BinaryOp::Mul => a * b,
-            BinaryOp::Div => a / b,
-            BinaryOp::Maximum => {
-                if a.is_nan() || a >= b {
-                    a
-                } else {
-                    b
-                }
-            }
-            BinaryOp::Minimum => {
-                if a.is_nan() || a <= b {
-                    a
-                } else {
-                    b
-                }
-            }
-            BinaryOp::Pow => a.powf(b),
-        }
-    }
-
-    /// True when `a ∘ b == b ∘ a` (lets the executor write into either operand).
-    pub fn commutes(self) -> bool {
-        matches!(
-            self,
-            BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum
-        )
-    }
-
-    pub(crate) fn eval<T: Element>(self, a: &Tensor<T>, b: &Tensor<T>) -> EvalResult<T> {
-        Ok(self.dispatch(super::dispatch::Zip {
-            a,
-            b,
-            name: self.name(),
-        })?)
-    }
-
-    pub(crate) fn grad<T: Element>(
-        self,
-        g: &mut Graph<T>,
-        a: NodeId,
-        b: NodeId,
-        y: NodeId,
-        gy: NodeId,
-    ) -> Result<Grads> {
-        Ok(match self {
-            BinaryOp::Add => smallvec![Some(gy), Some(gy)],
-            BinaryOp::Sub => smallvec![Some(gy), Some(g.neg(gy)?)],
-            BinaryOp::Mul => smallvec![Some(g.mul(gy, b)?), Some(g.mul(gy, a)?)],
-            BinaryOp::Div => {
-                // d/da = g/b, d/db = −g·y/b
-                let ga = g.div(gy, b)?;
-                let gy_y = g.mul(ga, y)?;
-                smallvec![Some(ga), Some(g.neg(gy_y)?)]
-            }
-            BinaryOp::Maximum | BinaryOp::Minimum => {
-                let mask = if self == BinaryOp::Maximum {
-                    g.ge(a, b)?
-                } else {
-                    g.le(a, b)?
-                };
-                let ga = g.mul(gy, mask)?;
-                smallvec![Some(ga), Some(g.sub(gy, ga)?)]
-            }
-            BinaryOp::Pow => {
-                // d/da = g·b·a^(b−1), d/db = g·y·ln a
-                let bm1 = g.add_scalar(b, -1.0)?;
-                let p = g.push(Op::Binary(BinaryOp::Pow), &[a, bm1])?;
-                let da = g.mul(b, p)?;
-                let ln_a = g.ln(a)?;
-                let db = g.mul(y, ln_a)?;
-                smallvec![Some(g.mul(gy, da)?), Some(g.mul(gy, db)?)]
-            }
-        })
-    }
+/// The gradients w.r.t. `a` and `b` of the node `y = op(a, b)`, given `gy`.
+pub(crate) fn grad<T: Element>(
+    op: BinaryOp,
+    g: &mut Graph<T>,
+    a: NodeId,
+    b: NodeId,
+    y: NodeId,
+    gy: NodeId,
+) -> Result<Grads> {
+    let leaves = Leaves {
+        a,
+        b: Some(b),
+        y,
+        g: gy,
+    };
+    // One memo for both rules: Div's and Maximum's share their first part.
+    let mut memo = Vec::new();
+    let [da, db] = op.derivative();
+    let ga = build_expr(g, &da, leaves, &mut memo)?;
+    let gb = build_expr(g, &db, leaves, &mut memo)?;
+    Ok(smallvec![Some(ga), Some(gb)])
 }
 
 /// The shape rule shared by binary ops, comparisons and select: all operands equal.

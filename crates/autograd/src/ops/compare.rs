@@ -5,46 +5,15 @@
 //! gradient to `a` where `cond ≠ 0` and to `b` elsewhere; `cond` gets none. Masks are how
 //! max/min, ReLU-like and piecewise functions get their derivatives.
 
-use convnet_tensor::{Element, Tensor};
+use convnet_tensor::Element;
 use smallvec::smallvec;
 
 use crate::error::Result;
 use crate::graph::{Graph, NodeId};
-use crate::op::{EvalResult, Grads, Op};
+use crate::op::{Grads, Op};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CmpOp {
-    pub fn name(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "eq",
-            CmpOp::Ne => "ne",
-            CmpOp::Lt => "lt",
-            CmpOp::Le => "le",
-            CmpOp::Gt => "gt",
-            CmpOp::Ge => "ge",
-        }
-    }
-
-    pub(crate) fn eval<T: Element>(self, a: &Tensor<T>, b: &Tensor<T>) -> EvalResult<T> {
-        Ok(match self {
-            CmpOp::Eq => a.eq_mask(b)?,
-            CmpOp::Ne => a.ne_mask(b)?,
-            CmpOp::Lt => a.lt(b)?,
-            CmpOp::Le => a.le(b)?,
-            CmpOp::Gt => a.gt(b)?,
-            CmpOp::Ge => a.ge(b)?,
-        })
-    }
-}
+/// Comparisons, defined in [`convnet_tensor::scalar`].
+pub use convnet_tensor::scalar::Compare as CmpOp;
 
 /// Gradient of `select(cond, a, b)`: `(none, select(cond, g, 0), select(cond, 0, g))`.
 pub(crate) fn select_grad<T: Element>(

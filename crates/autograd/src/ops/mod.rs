@@ -3,7 +3,6 @@
 pub mod binary;
 pub mod compare;
 pub mod conv;
-pub(crate) mod dispatch;
 pub mod index;
 pub mod matmul;
 pub mod movement;

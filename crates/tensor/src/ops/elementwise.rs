@@ -1,4 +1,5 @@
-//! Elementwise unary and binary ops with NumPy broadcasting, and their in-place forms.
+//! Elementwise unary and binary ops with NumPy broadcasting, and their in-place forms. The
+//! scalar functions themselves are defined once, in [`crate::scalar`].
 //!
 //! Contiguous operands of equal shape take a flat (vectorisable, parallel) path; everything
 //! else goes through [`Coalesced`] rows. Results are always contiguous.
@@ -11,6 +12,7 @@ use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::layout::{Layout, broadcast_shapes};
 use crate::ops::strided::Coalesced;
+use crate::scalar::{Binary, BinaryVisitor, Compare, Unary, UnaryVisitor};
 use crate::tensor::{PARALLEL_CHUNK, PARALLEL_THRESHOLD, Tensor};
 
 impl<T: Element> Tensor<T> {
@@ -146,18 +148,130 @@ impl<T: Element> Tensor<T> {
     }
 }
 
+impl<T: Element> Tensor<T> {
+    /// A unary scalar function over every element (one dispatch per tensor).
+    pub fn map_unary(&self, op: Unary) -> Tensor<T> {
+        op.dispatch(Map(self))
+    }
+
+    /// A unary scalar function over every element, in place.
+    pub fn map_unary_inplace(&mut self, op: Unary) {
+        op.dispatch(MapInPlace(self))
+    }
+
+    /// A binary scalar function of `self` and `other`, broadcasting them.
+    pub fn zip_binary(&self, op: Binary, other: &Tensor<T>) -> Result<Tensor<T>> {
+        op.dispatch(Zip {
+            a: self,
+            b: other,
+            name: op.name(),
+        })
+    }
+
+    /// `self = op(self, other)`, or `self = op(other, self)` when `self_is_rhs`, in place;
+    /// `other` broadcasts to `self`.
+    pub fn zip_binary_inplace(
+        &mut self,
+        op: Binary,
+        other: &Tensor<T>,
+        self_is_rhs: bool,
+    ) -> Result<()> {
+        self.zip_binary_inplace_named(op, other, self_is_rhs, op.name())
+    }
+
+    /// [`Tensor::zip_binary_inplace`] with the name errors give (`add_assign`).
+    fn zip_binary_inplace_named(
+        &mut self,
+        op: Binary,
+        other: &Tensor<T>,
+        self_is_rhs: bool,
+        name: &'static str,
+    ) -> Result<()> {
+        op.dispatch(ZipInPlace {
+            dst: self,
+            other,
+            name,
+            dst_is_rhs: self_is_rhs,
+        })
+    }
+
+    /// 1 where `op` holds between `self` and `other` (broadcasting), else 0.
+    pub fn compare(&self, op: Compare, other: &Tensor<T>) -> Result<Tensor<T>> {
+        op.dispatch(Zip {
+            a: self,
+            b: other,
+            name: op.name(),
+        })
+    }
+}
+
+/// `f` over a tensor, allocating the result.
+struct Map<'a, T: Element>(&'a Tensor<T>);
+
+impl<T: Element> UnaryVisitor<T> for Map<'_, T> {
+    type Out = Tensor<T>;
+    fn run(self, f: impl Fn(T) -> T + Sync + Send + Copy) -> Tensor<T> {
+        self.0.map(f)
+    }
+}
+
+/// `f` over a tensor, in place.
+struct MapInPlace<'a, T: Element>(&'a mut Tensor<T>);
+
+impl<T: Element> UnaryVisitor<T> for MapInPlace<'_, T> {
+    type Out = ();
+    fn run(self, f: impl Fn(T) -> T + Sync + Send + Copy) {
+        self.0.map_inplace(f)
+    }
+}
+
+/// `f(a, b)` with broadcasting, allocating the result.
+struct Zip<'a, T: Element> {
+    a: &'a Tensor<T>,
+    b: &'a Tensor<T>,
+    name: &'static str,
+}
+
+impl<T: Element> BinaryVisitor<T> for Zip<'_, T> {
+    type Out = Result<Tensor<T>>;
+    fn run(self, f: impl Fn(T, T) -> T + Sync + Send + Copy) -> Self::Out {
+        self.a.zip_with(self.b, self.name, f)
+    }
+}
+
+/// `dst = f(dst, other)` (or `f(other, dst)` when `dst_is_rhs`) in place, `other` broadcast.
+struct ZipInPlace<'a, T: Element> {
+    dst: &'a mut Tensor<T>,
+    other: &'a Tensor<T>,
+    name: &'static str,
+    dst_is_rhs: bool,
+}
+
+impl<T: Element> BinaryVisitor<T> for ZipInPlace<'_, T> {
+    type Out = Result<()>;
+    fn run(self, f: impl Fn(T, T) -> T + Sync + Send + Copy) -> Self::Out {
+        if self.dst_is_rhs {
+            self.dst
+                .zip_inplace(self.other, self.name, move |d, o| *d = f(o, *d))
+        } else {
+            self.dst
+                .zip_inplace(self.other, self.name, move |d, o| *d = f(*d, o))
+        }
+    }
+}
+
 macro_rules! binary_ops {
-    ($($name:ident, $assign:ident, $doc:literal, |$a:ident, $b:ident| $body:expr;)*) => {
+    ($($name:ident, $assign:ident, $op:ident, $doc:literal;)*) => {
         impl<T: Element> Tensor<T> {
             $(
                 #[doc = $doc]
                 pub fn $name(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
-                    self.zip_with(other, stringify!($name), |$a, $b| $body)
+                    self.zip_binary(Binary::$op, other)
                 }
 
                 #[doc = concat!("In-place form of [`Tensor::", stringify!($name), "`]; `other` broadcasts to `self`.")]
                 pub fn $assign(&mut self, other: &Tensor<T>) -> Result<()> {
-                    self.zip_inplace(other, stringify!($assign), |d, $b| { let $a = *d; *d = $body; })
+                    self.zip_binary_inplace_named(Binary::$op, other, false, stringify!($assign))
                 }
             )*
         }
@@ -165,41 +279,37 @@ macro_rules! binary_ops {
 }
 
 binary_ops! {
-    add, add_assign, "Elementwise sum with broadcasting.", |a, b| a + b;
-    sub, sub_assign, "Elementwise difference with broadcasting.", |a, b| a - b;
-    mul, mul_assign, "Elementwise product with broadcasting.", |a, b| a * b;
-    div, div_assign, "Elementwise quotient with broadcasting.", |a, b| a / b;
-    maximum, maximum_assign, "Elementwise maximum (NaN propagates).", |a, b| if a.is_nan() || a > b { a } else { b };
-    minimum, minimum_assign, "Elementwise minimum (NaN propagates).", |a, b| if a.is_nan() || a < b { a } else { b };
-    pow, pow_assign, "Elementwise power `a^b`.", |a, b| a.powf(b);
-}
-
-fn indicator<T: Element>(c: bool) -> T {
-    if c { T::one() } else { T::zero() }
+    add, add_assign, Add, "Elementwise sum with broadcasting.";
+    sub, sub_assign, Sub, "Elementwise difference with broadcasting.";
+    mul, mul_assign, Mul, "Elementwise product with broadcasting.";
+    div, div_assign, Div, "Elementwise quotient with broadcasting.";
+    maximum, maximum_assign, Maximum, "Elementwise maximum (NaN in `self` propagates; ties keep `self`'s value, see [`Binary::Maximum`]).";
+    minimum, minimum_assign, Minimum, "Elementwise minimum (NaN in `self` propagates; ties keep `self`'s value).";
+    pow, pow_assign, Pow, "Elementwise power `a^b`.";
 }
 
 macro_rules! comparisons {
-    ($($name:ident, $op:tt;)*) => {
+    ($($name:ident, $op:ident;)*) => {
         impl<T: Element> Tensor<T> {
             $(
-                #[doc = concat!("1 where `self ", stringify!($op), " other`, else 0 (broadcasting). Not differentiable.")]
+                #[doc = concat!("1 where [`Compare::", stringify!($op), "`] holds (broadcasting), else 0. Not differentiable.")]
                 pub fn $name(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
-                    self.zip_with(other, stringify!($name), |a, b| indicator(a $op b))
+                    self.compare(Compare::$op, other)
                 }
             )*
         }
     };
 }
 
-comparisons! { eq_mask, ==; ne_mask, !=; lt, <; le, <=; gt, >; ge, >=; }
+comparisons! { eq_mask, Eq; ne_mask, Ne; lt, Lt; le, Le; gt, Gt; ge, Ge; }
 
 macro_rules! unary_ops {
-    ($($name:ident, $doc:literal, |$x:ident| $body:expr;)*) => {
+    ($($name:ident, $op:ident, $doc:literal;)*) => {
         impl<T: Element> Tensor<T> {
             $(
                 #[doc = $doc]
                 pub fn $name(&self) -> Tensor<T> {
-                    self.map(|$x: T| $body)
+                    self.map_unary(Unary::$op)
                 }
             )*
         }
@@ -207,32 +317,28 @@ macro_rules! unary_ops {
 }
 
 unary_ops! {
-    neg, "−x.", |x| -x;
-    abs, "|x|.", |x| x.abs();
-    exp, "eˣ.", |x| x.exp();
-    ln, "Natural logarithm.", |x| x.ln();
-    sqrt, "√x.", |x| x.sqrt();
-    rsqrt, "1/√x.", |x| x.sqrt().recip();
-    square, "x².", |x| x * x;
-    recip, "1/x.", |x| x.recip();
-    sign, "−1, 0 or 1 (0 for ±0; NaN stays NaN).", |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x };
-    relu, "max(x, 0); NaN propagates.", |x| if x < T::zero() { T::zero() } else { x };
-    relu_mask, "1 where x > 0, else 0: the derivative of ReLU.", |x| indicator(x > T::zero());
-    sigmoid, "1/(1 + e⁻ˣ), evaluated without overflow for large |x|.", |x| sigmoid(x);
-    tanh, "Hyperbolic tangent.", |x| x.tanh();
-    softplus, "ln(1 + eˣ), stable for large |x|.", |x| x.max(T::zero()) + (-x.abs()).exp().ln_1p();
-    sin, "Sine.", |x| x.sin();
-    cos, "Cosine.", |x| x.cos();
-    gelu, "GELU with the tanh approximation of Hendrycks & Gimpel: x·σ(1.5958·(x + 0.044715x³)).", |x| gelu_tanh(x);
+    neg, Neg, "−x.";
+    abs, Abs, "|x|.";
+    exp, Exp, "eˣ.";
+    ln, Ln, "Natural logarithm.";
+    sqrt, Sqrt, "√x.";
+    rsqrt, Rsqrt, "1/√x.";
+    square, Square, "x².";
+    recip, Recip, "1/x.";
+    sign, Sign, "−1, 0 or 1 (0 for ±0; NaN stays NaN).";
+    relu, Relu, "max(x, 0); NaN propagates.";
+    relu_mask, Step, "1 where x > 0, else 0: the derivative of ReLU.";
+    sigmoid, Sigmoid, "1/(1 + e⁻ˣ), evaluated without overflow for large |x|.";
+    tanh, Tanh, "Hyperbolic tangent.";
+    softplus, Softplus, "ln(1 + eˣ), stable for large |x|.";
+    sin, Sin, "Sine.";
+    cos, Cos, "Cosine.";
 }
 
-/// Numerically stable logistic function.
-pub fn sigmoid<T: Element>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
+impl<T: Element> Tensor<T> {
+    /// GELU with the tanh approximation of Hendrycks & Gimpel: x·σ(1.5958·(x + 0.044715x³)).
+    pub fn gelu(&self) -> Tensor<T> {
+        self.map(gelu_tanh)
     }
 }
 
@@ -246,28 +352,23 @@ pub fn gelu_tanh<T: Element>(x: T) -> T {
 impl<T: Element> Tensor<T> {
     /// xᵖ for a scalar exponent.
     pub fn powf(&self, p: f64) -> Tensor<T> {
-        let p = T::of_f64(p);
-        self.map(move |x| x.powf(p))
+        self.map_unary(Unary::Powf(p))
     }
     /// x·s.
     pub fn scale(&self, s: f64) -> Tensor<T> {
-        let s = T::of_f64(s);
-        self.map(move |x| x * s)
+        self.map_unary(Unary::Scale(s))
     }
     /// x + s.
     pub fn add_scalar(&self, s: f64) -> Tensor<T> {
-        let s = T::of_f64(s);
-        self.map(move |x| x + s)
+        self.map_unary(Unary::AddScalar(s))
     }
-    /// x where x > 0, αx elsewhere.
+    /// x where x ≥ 0, αx elsewhere.
     pub fn leaky_relu(&self, alpha: f64) -> Tensor<T> {
-        let a = T::of_f64(alpha);
-        self.map(move |x| if x < T::zero() { a * x } else { x })
+        self.map_unary(Unary::LeakyRelu(alpha))
     }
-    /// x where x > 0, α(eˣ − 1) elsewhere.
+    /// x where x ≥ 0, α(eˣ − 1) elsewhere.
     pub fn elu(&self, alpha: f64) -> Tensor<T> {
-        let a = T::of_f64(alpha);
-        self.map(move |x| if x < T::zero() { a * x.exp_m1() } else { x })
+        self.map_unary(Unary::Elu(alpha))
     }
     /// Limits every element to `[min, max]`.
     pub fn clamp(&self, min: f64, max: f64) -> Tensor<T> {
@@ -276,8 +377,7 @@ impl<T: Element> Tensor<T> {
     }
     /// Multiplies in place by a scalar.
     pub fn scale_inplace(&mut self, s: f64) {
-        let s = T::of_f64(s);
-        self.map_inplace(move |x| x * s);
+        self.map_unary_inplace(Unary::Scale(s));
     }
     /// `self += alpha · other` in place (the optimizer's axpy).
     pub fn axpy_inplace(&mut self, alpha: f64, other: &Tensor<T>) -> Result<()> {
