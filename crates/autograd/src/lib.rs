@@ -43,6 +43,7 @@ pub mod op;
 pub mod ops;
 pub mod params;
 mod plan;
+mod plan_cache;
 pub mod shape;
 
 pub use check::{GradCheckConfig, GradCheckReport, check_gradients};
@@ -59,4 +60,5 @@ pub use ops::pool::Pool2dParams;
 pub use ops::unary::UnaryOp;
 pub use params::ParamStore;
 pub use plan::Plan;
+pub use plan_cache::PlanCache;
 pub use shape::{Dim, Shape};

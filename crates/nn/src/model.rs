@@ -15,10 +15,11 @@
 //! Plans are compiled per batch size on first use and cached (a last, smaller batch gets its own).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use convnet_autograd::{
-    AnyTensor, Feeds, Graph, GraphOptions, NodeId, ParamStore, Plan, RunOptions, Shape, grad,
+    AnyTensor, Feeds, Graph, GraphOptions, NodeId, ParamStore, Plan, PlanCache, RunOptions, Shape,
+    grad,
 };
 use convnet_tensor::{ConvnetRng, Element, Tensor, rng_from_seed};
 
@@ -396,7 +397,7 @@ pub struct TrainStep<T: Element = f32> {
     /// Row layers with the gradient node of their output.
     layer_grads: Vec<(usize, NodeId)>,
     rng: ConvnetRng,
-    plans: HashMap<(usize, bool), Plan<T>>,
+    plans: PlanCache<T>,
     options: RunOptions,
 }
 
@@ -431,7 +432,7 @@ impl<T: Element> TrainStep<T> {
             param_grads,
             layer_grads,
             rng: rng_from_seed(seed),
-            plans: HashMap::new(),
+            plans: PlanCache::new(),
             options: RunOptions::default(),
         })
     }
@@ -479,14 +480,10 @@ impl<T: Element> TrainStep<T> {
         v
     }
 
-    fn plan(&mut self, batch: usize, inspect: bool) -> Result<&Plan<T>> {
-        if !self.plans.contains_key(&(batch, inspect)) {
-            let p = Plan::compile(&self.mg.graph, &self.outputs(inspect), Some(batch))?;
-            self.plans.insert((batch, inspect), p);
-        }
-        self.plans
-            .get(&(batch, inspect))
-            .ok_or_else(|| NnError::Usage("plan cache".into()))
+    fn plan(&self, batch: usize, inspect: bool) -> Result<Arc<Plan<T>>> {
+        Ok(self
+            .plans
+            .get(&self.mg.graph, &self.outputs(inspect), Some(batch))?)
     }
 
     /// One step on a batch: returns loss, output and gradients, and writes BatchNorm's new
@@ -579,7 +576,7 @@ impl<T: Element> TrainStep<T> {
 pub struct Inference<T: Element = f32> {
     mg: ModelGraph<T>,
     loss: Option<(NodeId, NodeId)>,
-    plans: Mutex<HashMap<(usize, u8), Plan<T>>>,
+    plans: PlanCache<T>,
 }
 
 impl<T: Element> Inference<T> {
@@ -591,7 +588,7 @@ impl<T: Element> Inference<T> {
         Ok(Inference {
             mg,
             loss,
-            plans: Mutex::new(HashMap::new()),
+            plans: PlanCache::new(),
         })
     }
 
@@ -602,22 +599,12 @@ impl<T: Element> Inference<T> {
 
     fn run_nodes(
         &self,
-        key: u8,
         nodes: &[NodeId],
         params: &ParamStore<T>,
         feeds: &Feeds,
         batch: usize,
     ) -> Result<Vec<Tensor<T>>> {
-        let mut plans = self
-            .plans
-            .lock()
-            .map_err(|_| NnError::Usage("inference plan cache poisoned by a panic".into()))?;
-        let plan = match plans.entry((batch, key)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(Plan::compile(&self.mg.graph, nodes, Some(batch))?)
-            }
-        };
+        let plan = self.plans.get(&self.mg.graph, nodes, Some(batch))?;
         Ok(plan.run(feeds, params)?)
     }
 
@@ -625,7 +612,7 @@ impl<T: Element> Inference<T> {
     pub fn forward(&self, params: &ParamStore<T>, input: &Tensor<T>) -> Result<Tensor<T>> {
         let batch = batch_of(&self.mg, input)?;
         let feeds = Feeds::new().with(self.mg.input, any_tensor(input.clone()));
-        let mut out = self.run_nodes(0, &[self.mg.output], params, &feeds, batch)?;
+        let mut out = self.run_nodes(&[self.mg.output], params, &feeds, batch)?;
         out.pop()
             .ok_or_else(|| NnError::Usage("missing output".into()))
     }
@@ -641,9 +628,7 @@ impl<T: Element> Inference<T> {
         let rows: Vec<&LayerRecord> = self.mg.layers.iter().filter(|r| r.row).collect();
         let mut nodes = vec![self.mg.output];
         nodes.extend(rows.iter().map(|r| r.output));
-        let mut out = self
-            .run_nodes(1, &nodes, params, &feeds, batch)?
-            .into_iter();
+        let mut out = self.run_nodes(&nodes, params, &feeds, batch)?.into_iter();
         let y = out
             .next()
             .ok_or_else(|| NnError::Usage("missing output".into()))?;
@@ -675,7 +660,7 @@ impl<T: Element> Inference<T> {
             .with(self.mg.input, any_tensor(input.clone()))
             .with(tnode, any_tensor(targets.clone()));
         let mut out = self
-            .run_nodes(2, &[lnode, self.mg.output], params, &feeds, batch)?
+            .run_nodes(&[lnode, self.mg.output], params, &feeds, batch)?
             .into_iter();
         let loss = out
             .next()

@@ -52,6 +52,13 @@ impl<T: Element> Tensor<T> {
         Tensor { storage, layout }
     }
 
+    /// A contiguous tensor over a kernel's output buffer, which the kernel sized from `shape`
+    /// (checked in debug builds; safe either way, since every access is bounds-checked).
+    pub(crate) fn from_kernel(data: Vec<T>, shape: &[usize]) -> Self {
+        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        Self::from_parts(Arc::new(data), Layout::contiguous(shape))
+    }
+
     /// A rank-0 tensor holding one value.
     pub fn scalar(value: T) -> Self {
         Self::from_parts(Arc::new(vec![value]), Layout::contiguous(&[]))

@@ -254,8 +254,10 @@ pub fn read_folder(path: &Path, opts: &FolderOptions) -> Result<Dataset, Failure
             path.display()
         );
     }
+    let bytes = (report.images * opts.channels * opts.size * opts.size) as u64;
     eprintln!(
-        "decoded {} images from {} in {:.2}s ({:.0} images/s on {} threads), stored at {}×{}",
+        "decoded {} images from {} in {:.2}s ({:.0} images/s on {} threads), stored at {}×{} \
+         ({} in memory)",
         report.images,
         path.display(),
         report.seconds,
@@ -263,6 +265,7 @@ pub fn read_folder(path: &Path, opts: &FolderOptions) -> Result<Dataset, Failure
         rayon::current_num_threads(),
         opts.size,
         opts.size,
+        convnet_nn::summary::fmt_bytes(bytes),
     );
     Ok(data)
 }

@@ -9,7 +9,6 @@ use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::kernels::conv::{conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
 use crate::kernels::geometry::Conv2dGeometry;
-use crate::ops::reduce::contiguous_from;
 use crate::tensor::Tensor;
 
 /// Hyper-parameters of a 2-D convolution, as `[height, width]` pairs.
@@ -119,7 +118,7 @@ impl<T: Element> Tensor<T> {
         let g = p.geometry("conv2d", self.shape(), weight.shape())?;
         let mut y = vec![T::zero(); g.output_len()];
         conv2d_forward(&g, &self.data(), &weight.data(), &mut y)?;
-        Ok(contiguous_from(
+        Ok(Tensor::from_kernel(
             y,
             &[g.batch, g.out_channels, g.out_h(), g.out_w()],
         ))
@@ -145,7 +144,7 @@ impl<T: Element> Tensor<T> {
         check_output("conv2d_input_grad", &g, gs)?;
         let mut gx = vec![T::zero(); g.input_len()];
         conv2d_input_grad(&g, &gy.data(), &weight.data(), &mut gx)?;
-        Ok(contiguous_from(gx, &input))
+        Ok(Tensor::from_kernel(gx, &input))
     }
 
     /// Gradient of `conv2d` with respect to its weight: input `x`, `gy`, and the kernel size →
@@ -168,7 +167,7 @@ impl<T: Element> Tensor<T> {
         check_output("conv2d_weight_grad", &g, gs)?;
         let mut gw = vec![T::zero(); g.weight_len()];
         conv2d_weight_grad(&g, &x.data(), &gy.data(), &mut gw)?;
-        Ok(contiguous_from(gw, &wshape))
+        Ok(Tensor::from_kernel(gw, &wshape))
     }
 }
 

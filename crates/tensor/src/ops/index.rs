@@ -4,7 +4,6 @@
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::ops::reduce::contiguous_from;
 use crate::tensor::Tensor;
 
 /// `(outer, len, inner)` of a contiguous tensor split at `axis`.
@@ -51,7 +50,7 @@ impl<T: Element> Tensor<T> {
                 out.extend_from_slice(&d[o * run..(o + 1) * run]);
             }
         }
-        Ok(contiguous_from(out, &shape))
+        Ok(Tensor::from_kernel(out, &shape))
     }
 
     /// Pads every axis with `(before, after)` copies of `value` (one pair per axis).
@@ -108,7 +107,7 @@ impl<T: Element> Tensor<T> {
         for (row, &l) in labels.iter().enumerate() {
             out[row * classes + l] = T::one();
         }
-        Ok(contiguous_from(out, &[labels.len(), classes]))
+        Ok(Tensor::from_kernel(out, &[labels.len(), classes]))
     }
 
     fn check_along(
@@ -161,7 +160,7 @@ impl<T: Element> Tensor<T> {
             .collect();
         let mut shape = self.shape().to_vec();
         shape.remove(axis);
-        Ok(contiguous_from(out, &shape))
+        Ok(Tensor::from_kernel(out, &shape))
     }
 
     /// The adjoint of [`Tensor::take_along_axis`]: zeros of `shape` with `values` (shaped as
@@ -189,7 +188,7 @@ impl<T: Element> Tensor<T> {
             let (o, i) = (p / inner, p % inner);
             out[(o * len + indices[p]) * inner + i] = v[p];
         }
-        Ok(contiguous_from(out, shape))
+        Ok(Tensor::from_kernel(out, shape))
     }
 
     /// Selects whole slices along `axis` (repeats allowed): `[.., len, ..] → [.., k, ..]`.
@@ -221,7 +220,7 @@ impl<T: Element> Tensor<T> {
         }
         let mut shape = self.shape().to_vec();
         shape[axis] = indices.len();
-        Ok(contiguous_from(out, &shape))
+        Ok(Tensor::from_kernel(out, &shape))
     }
 }
 

@@ -8,7 +8,6 @@ use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::kernels::gemm::{MatMut, MatRef, gemm_into};
 use crate::layout::{Layout, broadcast_shapes};
-use crate::ops::reduce::contiguous_from;
 use crate::tensor::Tensor;
 
 /// Products smaller than this many multiply-adds run each matrix on one thread and spread
@@ -55,7 +54,7 @@ impl<T: Element> Tensor<T> {
         let count: usize = batch.iter().product();
         let mut out = vec![T::zero(); count * m * n];
         if out.is_empty() || k == 0 {
-            return Ok(contiguous_from(out, &out_shape));
+            return Ok(Tensor::from_kernel(out, &out_shape));
         }
         let starts = |l: &Layout| -> Vec<usize> {
             let rank = l.rank();
@@ -91,7 +90,7 @@ impl<T: Element> Tensor<T> {
         } else {
             out.chunks_mut(m * n).enumerate().for_each(|c| one(c, true));
         }
-        Ok(contiguous_from(out, &out_shape))
+        Ok(Tensor::from_kernel(out, &out_shape))
     }
 
     /// The plain `[m, k] × [k, n]` case without the batch bookkeeping (offset vectors,
@@ -118,7 +117,7 @@ impl<T: Element> Tensor<T> {
                 true,
             );
         }
-        contiguous_from(out, &[m, n])
+        Tensor::from_kernel(out, &[m, n])
     }
 }
 

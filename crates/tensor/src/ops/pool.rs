@@ -4,7 +4,6 @@ use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::kernels::geometry::Pool2dGeometry;
 use crate::kernels::pool;
-use crate::ops::reduce::contiguous_from;
 use crate::tensor::Tensor;
 
 /// Hyper-parameters of 2-D max or average pooling, as `[height, width]` pairs.
@@ -92,7 +91,7 @@ impl<T: Element> Tensor<T> {
         let g = p.geometry("max_pool2d", self.shape())?;
         let mut y = vec![T::zero(); g.output_len()];
         pool::max_pool2d_forward(&g, &self.data(), &mut y)?;
-        Ok(contiguous_from(y, &out_shape(&g)))
+        Ok(Tensor::from_kernel(y, &out_shape(&g)))
     }
 
     /// Gradient of `max_pool2d`: routes each `gy` element to the (first) maximum of its
@@ -106,7 +105,7 @@ impl<T: Element> Tensor<T> {
         check_grad("max_pool2d_backward", &g, gy.shape())?;
         let mut gx = vec![T::zero(); g.input_len()];
         pool::max_pool2d_backward(&g, &x.data(), &gy.data(), &mut gx)?;
-        Ok(contiguous_from(gx, x.shape()))
+        Ok(Tensor::from_kernel(gx, x.shape()))
     }
 
     /// The adjoint of [`Tensor::max_pool2d_backward`] in its gradient argument: `v` (shaped
@@ -125,7 +124,7 @@ impl<T: Element> Tensor<T> {
         }
         let mut y = vec![T::zero(); g.output_len()];
         pool::max_pool2d_select(&g, &x.data(), &v.data(), &mut y)?;
-        Ok(contiguous_from(y, &out_shape(&g)))
+        Ok(Tensor::from_kernel(y, &out_shape(&g)))
     }
 
     /// Average pooling of `[N, C, H, W]`.
@@ -133,7 +132,7 @@ impl<T: Element> Tensor<T> {
         let g = p.geometry("avg_pool2d", self.shape())?;
         let mut y = vec![T::zero(); g.output_len()];
         pool::avg_pool2d_forward(&g, &self.data(), &mut y, p.count_include_pad)?;
-        Ok(contiguous_from(y, &out_shape(&g)))
+        Ok(Tensor::from_kernel(y, &out_shape(&g)))
     }
 
     /// Gradient of `avg_pool2d` (its adjoint); `input_shape` is the forward input's shape.
@@ -146,7 +145,7 @@ impl<T: Element> Tensor<T> {
         check_grad("avg_pool2d_backward", &g, gy.shape())?;
         let mut gx = vec![T::zero(); g.input_len()];
         pool::avg_pool2d_backward(&g, &gy.data(), &mut gx, p.count_include_pad)?;
-        Ok(contiguous_from(gx, input_shape))
+        Ok(Tensor::from_kernel(gx, input_shape))
     }
 
     /// Mean over the spatial axes: `[N, C, H, W] → [N, C]`.
@@ -160,7 +159,7 @@ impl<T: Element> Tensor<T> {
         }
         let mut y = vec![T::zero(); s[0] * s[1]];
         pool::global_avg_pool2d_forward(s[0], s[1], s[2], s[3], &self.data(), &mut y)?;
-        Ok(contiguous_from(y, &[s[0], s[1]]))
+        Ok(Tensor::from_kernel(y, &[s[0], s[1]]))
     }
 
     /// Gradient of `global_avg_pool2d`: spreads `gy` `[N, C]` evenly over `[N, C, h, w]`.
@@ -174,6 +173,6 @@ impl<T: Element> Tensor<T> {
         }
         let mut gx = vec![T::zero(); s[0] * s[1] * hw[0] * hw[1]];
         pool::global_avg_pool2d_backward(s[0], s[1], hw[0], hw[1], &gy.data(), &mut gx)?;
-        Ok(contiguous_from(gx, &[s[0], s[1], hw[0], hw[1]]))
+        Ok(Tensor::from_kernel(gx, &[s[0], s[1], hw[0], hw[1]]))
     }
 }

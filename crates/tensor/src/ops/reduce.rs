@@ -6,13 +6,10 @@
 //! covers the common cases (softmax rows, bias gradients over the batch, BatchNorm over N·H·W)
 //! without a transposing copy.
 
-use std::sync::Arc;
-
 use rayon::prelude::*;
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::layout::Layout;
 use crate::tensor::{PARALLEL_THRESHOLD, Tensor};
 
 /// How a reduction combines values.
@@ -312,11 +309,6 @@ impl<T: Element> Tensor<T> {
         }
         self.sum(&axes, true)?.reshape(shape)
     }
-}
-
-/// Builds a contiguous tensor from a vec without re-checking (internal helper for kernels).
-pub(crate) fn contiguous_from<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor<T> {
-    Tensor::from_parts(Arc::new(data), Layout::contiguous(shape))
 }
 
 #[cfg(test)]

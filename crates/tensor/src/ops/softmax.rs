@@ -3,7 +3,6 @@
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::ops::reduce::contiguous_from;
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy)]
@@ -35,7 +34,7 @@ impl<T: Element> Tensor<T> {
                 softmax_row(src, dst, kind);
             }
         }
-        let result = contiguous_from(out, moved.shape());
+        let result = Tensor::from_kernel(out, moved.shape());
         // Inverse permutation: put the last axis back at `axis`.
         let mut inverse = vec![0; rank];
         for (i, &p) in perm.iter().enumerate() {
