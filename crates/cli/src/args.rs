@@ -277,6 +277,10 @@ pub struct SummaryArgs {
     /// Print Markdown instead of a text table.
     #[arg(long)]
     pub markdown: bool,
+    /// Also say which kernel runs each convolution's forward, input-gradient and
+    /// weight-gradient pass at --batch on this machine.
+    #[arg(long)]
+    pub kernels: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -586,3 +586,38 @@ fn image_size_resizes_small_images_for_larger_models_and_refuses_too_small_ones(
     assert!(e.status.success(), "{}", text(&e));
     assert!(text(&e).contains("resnet18 on digits test"), "{}", text(&e));
 }
+
+/// `summary --kernels` says which kernel runs every convolution pass; the first layer's input
+/// gradient, which training never computes, is a dash.
+#[test]
+fn summary_names_the_kernel_of_every_convolution_pass() {
+    let o = convnet(&[
+        "summary",
+        "--model",
+        "resnet20",
+        "--batch",
+        "32",
+        "--kernels",
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let table = t
+        .split("Convolution kernels at batch 32")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{t}"));
+    let conv1 = table.lines().find(|l| l.starts_with("conv1 ")).unwrap();
+    assert!(conv1.contains('—'), "{conv1}");
+    let rows = table
+        .lines()
+        .filter(|l| l.starts_with("conv1 ") || l.starts_with("layer"))
+        .count();
+    assert_eq!(
+        rows,
+        1 + 1 + 18,
+        "header, conv1 and 18 block convolutions:\n{table}"
+    );
+    assert!(
+        table.contains("im2col") && table.contains("ch/block"),
+        "{table}"
+    );
+}

@@ -69,8 +69,8 @@ pub use loss::{
     labels,
 };
 pub use model::{
-    INPUT, Inference, LayerTrace, Model, ModelBuilder, ModelGraph, StepOutput, TARGETS, TrainStep,
-    any_tensor,
+    INPUT, Inference, LayerTrace, Model, ModelBuilder, ModelGraph, PassKernels, StepOutput,
+    TARGETS, TrainStep, any_tensor,
 };
 pub use module::{Ctx, LayerInfo, LayerRecord, Mode, Module, ParamSpec, RandomInput, StateUpdate};
 pub use summary::{Summary, SummaryRow};

@@ -21,6 +21,7 @@ use convnet_autograd::{
     AnyTensor, Feeds, Graph, GraphOptions, NodeId, ParamStore, Plan, PlanCache, RunOptions, Shape,
     grad,
 };
+use convnet_tensor::kernels::conv::{ConvAlgorithm, ConvKernel, choose_kernel};
 use convnet_tensor::{ConvnetRng, Element, Tensor, rng_from_seed};
 
 use crate::error::{NnError, Result};
@@ -89,6 +90,9 @@ pub struct Model<T: Element = f32> {
     /// Layer-path prefixes kept fixed in training (see [`Model::freeze`]).
     frozen: Vec<String>,
 }
+
+/// The kernels of a convolution's forward, input-gradient and weight-gradient passes.
+pub type PassKernels = [Option<ConvKernel>; 3];
 
 /// Whether the layer or parameter path `path` is `prefix` or lies below it (`layer1` covers
 /// `layer1.0.conv1.weight`, not `layer10`).
@@ -306,6 +310,49 @@ impl<T: Element> Model<T> {
     /// seeded with `seed`.
     pub fn train_step(&self, loss: impl Loss<T> + 'static, seed: u64) -> Result<TrainStep<T>> {
         TrainStep::new(self, self.build_graph(Mode::Train)?, &loss, seed)
+    }
+
+    /// Which kernel runs each pass of every convolution at batch `batch` on this machine:
+    /// `(layer, [forward, input gradient, weight gradient])`, the input gradient `None` for a
+    /// convolution reading the model's input (training never computes it).
+    pub fn conv_kernels(&self, batch: usize) -> Result<Vec<(String, PassKernels)>> {
+        use convnet_autograd::op::Op;
+        use convnet_autograd::ops::conv::ConvOp;
+        use convnet_tensor::kernels::direct::Pass;
+        let mg = self.build_graph(Mode::Eval)?;
+        let g = &mg.graph;
+        let mut out = Vec::new();
+        for id in g.node_ids() {
+            let Op::Conv(ConvOp::Conv2d(p)) = &g.node(id)?.op else {
+                continue;
+            };
+            let inputs = g.inputs(id)?;
+            let (x, w) = (inputs[0], inputs[1]);
+            let geometry = p.geometry(
+                "conv2d",
+                &g.shape(x)?.resolve(batch),
+                &g.shape(w)?.resolve(batch),
+            )?;
+            let pick = |pass| {
+                choose_kernel::<T>(pass, &geometry, ConvAlgorithm::Auto).map_err(NnError::from)
+            };
+            let input_grad = if x == mg.input {
+                None
+            } else {
+                Some(pick(Pass::InputGrad)?)
+            };
+            let name = g.name(id)?;
+            let layer = name.split('/').next().unwrap_or(name).to_string();
+            out.push((
+                layer,
+                [
+                    Some(pick(Pass::Forward)?),
+                    input_grad,
+                    Some(pick(Pass::WeightGrad)?),
+                ],
+            ));
+        }
+        Ok(out)
     }
 
     /// The summary at batch size `batch`, computed symbolically (no data, no parameters).

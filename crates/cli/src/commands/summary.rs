@@ -45,5 +45,28 @@ pub fn run(args: SummaryArgs) -> Result<(), Failure> {
          (parameters, optimizer state and kernel scratch come on top)",
         convnet_nn::summary::fmt_bytes(peak as u64)
     );
+    if args.kernels {
+        print_kernels(&model, batch)?;
+    }
+    Ok(())
+}
+
+/// One line per convolution: the kernel of each pass (see `ConvKernel`).
+fn print_kernels(model: &convnet_nn::Model<f32>, batch: usize) -> Result<(), Failure> {
+    let rows = model.conv_kernels(batch).map_err(Failure::run)?;
+    println!(
+        "Convolution kernels at batch {batch} on {} threads (input gradient: — where training \
+         does not compute it):",
+        rayon::current_num_threads()
+    );
+    let name_w = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(5).max(5);
+    println!(
+        "{:<name_w$}  {:<34} {:<34} weight gradient",
+        "layer", "forward", "input gradient"
+    );
+    for (name, kernels) in rows {
+        let [f, i, w] = kernels.map(|k| k.map_or("—".to_string(), |k| k.to_string()));
+        println!("{name:<name_w$}  {f:<34} {i:<34} {w}");
+    }
     Ok(())
 }

@@ -21,12 +21,15 @@
 //! in `im2col`.
 //!
 //! Stride-1, single-group f32 convolutions on AVX-512 machines may take the direct kernels
-//! of [`super::direct`] instead, pass by pass where `direct::preferred` measured them faster;
-//! [`ConvAlgorithm`] chooses explicitly.
+//! of [`super::direct`] instead, pass by pass where `direct::preferred` measured them faster.
+//! Which kernel runs a pass is one [`ConvKernel`] value from [`choose_kernel`] (in
+//! `conv_kernel`); [`ConvAlgorithm`] forces a family.
 
 use rayon::prelude::*;
 
 use super::check_len;
+pub use super::conv_kernel::{ConvKernel, choose_kernel};
+use super::conv_kernel::{cannot_run_direct, choose};
 pub(crate) use super::conv_plan::Tuning;
 pub use super::conv_plan::{MIN_TILE_COLS, SCRATCH_BYTES, TILE_BYTES, WIDE_COLS};
 use super::conv_plan::{Plan, Scratch, Tile, add_parts, sum_transposed};
@@ -35,7 +38,7 @@ use super::gemm::{MatMut, MatRef, gemm_into};
 use super::geometry::Conv2dGeometry;
 use super::im2col::{ColBlock, col2im, im2col};
 use crate::element::Element;
-use crate::error::{Result, TensorError};
+use crate::error::Result;
 
 /// Which kernel family runs a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,41 +53,24 @@ pub enum ConvAlgorithm {
     Direct,
 }
 
-/// Runs a direct kernel when `algorithm` allows it: `Ok(true)` if it ran, `Ok(false)` to
-/// fall through to im2col, an error when [`ConvAlgorithm::Direct`] was demanded but cannot
-/// run. `run` returns `None` for non-f32 data, else whether the kernel applied.
-fn direct_pass(
-    algorithm: ConvAlgorithm,
-    op: &'static str,
-    g: &Conv2dGeometry,
-    pass: Pass,
-    run: impl FnOnce() -> Option<bool>,
+/// Runs the direct kernel when `kernel` is [`ConvKernel::Direct`]: `Ok(true)` if it ran,
+/// `Ok(false)` to run im2col instead. The choice already checked that it applies; should the
+/// kernel still decline, an automatic choice falls back and a demanded one is an error.
+fn ran_direct(
+    kernel: ConvKernel,
+    (pass, g, algorithm): (Pass, &Conv2dGeometry, ConvAlgorithm),
+    run: impl FnOnce() -> bool,
 ) -> Result<bool> {
-    let wanted = match algorithm {
-        ConvAlgorithm::Im2colGemm => false,
-        ConvAlgorithm::Auto => direct::preferred(pass, g),
-        ConvAlgorithm::Direct => true,
-    };
-    if !wanted {
+    if kernel != ConvKernel::Direct {
         return Ok(false);
     }
-    let ran = run();
-    if ran == Some(true) || algorithm == ConvAlgorithm::Auto {
-        return Ok(ran == Some(true));
+    if run() {
+        return Ok(true);
     }
-    let why = match ran {
-        None => "f64 data (the direct kernels are f32)".to_string(),
-        Some(_) => direct::unavailable_reason(g, pass == Pass::InputGrad)
-            .unwrap_or_else(|| "not supported".to_string()),
-    };
-    Err(TensorError::invalid(
-        op,
-        format!(
-            "input {:?}, weight {:?}: the direct algorithm cannot run this convolution: {why}",
-            g.input_shape(),
-            g.weight_shape()
-        ),
-    ))
+    if algorithm == ConvAlgorithm::Direct {
+        return Err(cannot_run_direct(pass, g, "the kernel declined"));
+    }
+    Ok(false)
 }
 
 /// Runs `body(images of a, same images of b, scratch, parallel_gemm)` once per worker
@@ -145,11 +131,12 @@ pub(crate) fn conv2d_forward_tuned<T: Element>(
         y.fill(T::zero()); // empty reduction
         return Ok(());
     }
+    let kernel = choose(Pass::Forward, g, T::DTYPE, &tuning, &pl)?;
     let direct = || match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
-        (Some(x), Some(w), Some(y)) => Some(direct::forward(g, x, w, y)),
-        _ => None,
+        (Some(x), Some(w), Some(y)) => direct::forward(g, x, w, y),
+        _ => false,
     };
-    if direct_pass(tuning.algorithm, OP, g, Pass::Forward, direct)? {
+    if ran_direct(kernel, (Pass::Forward, g, tuning.algorithm), direct)? {
         return Ok(());
     }
     run_chunks(&pl, (x, pl.in_img), (y, pl.out_img), |xc, yc, s, par| {
@@ -242,7 +229,7 @@ fn cols_block<'a, T: Element>(
         let at = (t.n0 + b) * pl.in_img + (gi * pl.cg + c0) * pl.hw;
         &x[at..][..cc * pl.hw]
     };
-    if pl.direct(t.nb) {
+    if pl.in_place(t.nb) {
         return MatRef {
             data: &xg(0)[t.oh0 * pl.wo..],
             rows: cc,
@@ -378,11 +365,12 @@ pub(crate) fn conv2d_input_grad_tuned<T: Element>(
         gx.fill(T::zero()); // nothing flows back
         return Ok(());
     }
+    let kernel = choose(Pass::InputGrad, g, T::DTYPE, &tuning, &pl)?;
     let direct = || match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
-        (Some(gy), Some(w), Some(gx)) => Some(direct::input_grad(g, gy, w, gx)),
-        _ => None,
+        (Some(gy), Some(w), Some(gx)) => direct::input_grad(g, gy, w, gx),
+        _ => false,
     };
-    if direct_pass(tuning.algorithm, OP, g, Pass::InputGrad, direct)? {
+    if ran_direct(kernel, (Pass::InputGrad, g, tuning.algorithm), direct)? {
         return Ok(());
     }
     // Wᵀ per group, [C/g·kh·kw, K/g] row-major: on wide problems the GEMM runs faster
@@ -441,7 +429,7 @@ fn input_grad_tile<T: Element>(
                 cs: pl.ckk,
             },
         };
-        if pl.direct(t.nb) {
+        if pl.in_place(t.nb) {
             // 1×1 stride 1: each input pixel feeds exactly one output, so the GEMM writes
             // the gradient in place.
             let dst = MatMut {
@@ -531,11 +519,12 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
         gw.fill(T::zero()); // empty batch (or image): empty sum
         return Ok(());
     }
+    let kernel = choose(Pass::WeightGrad, g, T::DTYPE, &tuning, &pl)?;
     let direct = || match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
-        (Some(x), Some(gy), Some(gw)) => Some(direct::weight_grad(g, x, gy, gw)),
-        _ => None,
+        (Some(x), Some(gy), Some(gw)) => direct::weight_grad(g, x, gy, gw),
+        _ => false,
     };
-    if direct_pass(tuning.algorithm, OP, g, Pass::WeightGrad, direct)? {
+    if ran_direct(kernel, (Pass::WeightGrad, g, tuning.algorithm), direct)? {
         return Ok(());
     }
     // Wide problems accumulate gwᵀ (see `conv2d_weight_grad`), narrow ones gw itself.

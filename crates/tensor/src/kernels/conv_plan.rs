@@ -166,15 +166,15 @@ impl Plan {
         }
     }
 
-    /// Whether a tile of `nb` images can use the input directly as its column matrix.
-    pub(crate) fn direct(&self, nb: usize) -> bool {
+    /// Whether a tile of `nb` images can use the input in place as its column matrix.
+    pub(crate) fn in_place(&self, nb: usize) -> bool {
         self.pointwise && nb == 1
     }
 
     /// The channel blocks `(first channel, count)` of one group: one block covering the
     /// group when the input is used directly as the column matrix.
     pub(crate) fn chan_blocks(&self, nb: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let step = if self.direct(nb) {
+        let step = if self.in_place(nb) {
             self.cg.max(1)
         } else {
             self.chan_block

@@ -1,0 +1,175 @@
+//! Which kernel runs each pass of a convolution: one value, chosen in one place
+//! ([`choose_kernel`]), that the pass drivers match on and a user can print
+//! (`convnet summary --kernels`).
+
+use std::fmt;
+
+use super::conv::ConvAlgorithm;
+use super::conv_plan::{Plan, Tuning};
+use super::direct::{self, Pass};
+use super::geometry::Conv2dGeometry;
+use crate::element::{DType, Element};
+use crate::error::{Result, TensorError};
+
+/// The kernel of one convolution pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// The AVX-512 direct ("implicit GEMM") kernels: no column matrix at all.
+    Direct,
+    /// A 1×1, stride-1, unpadded convolution on maps wide enough: each image already is its
+    /// column matrix, so the pass is GEMMs on the data in place.
+    Pointwise,
+    /// im2col (or col2im) + GEMM over tiles of `images` whole images (small maps) or bands of
+    /// `rows` output rows of one image (large maps), the column matrix built `channels` input
+    /// channels at a time so each block stays in cache.
+    Im2col {
+        images: usize,
+        rows: usize,
+        channels: usize,
+    },
+}
+
+impl fmt::Display for ConvKernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConvKernel::Direct => f.write_str("direct"),
+            ConvKernel::Pointwise => f.write_str("pointwise GEMM"),
+            ConvKernel::Im2col {
+                images,
+                rows,
+                channels,
+            } if *images > 1 => write!(f, "im2col {images} img/tile, {channels} ch/block"),
+            ConvKernel::Im2col { rows, channels, .. } => {
+                write!(f, "im2col {rows} rows/tile, {channels} ch/block")
+            }
+        }
+    }
+}
+
+/// The kernel `algorithm` runs for `pass` of `g` on `T` data on this machine (its CPU
+/// features and rayon pool); an error when [`ConvAlgorithm::Direct`] is demanded but the
+/// direct kernels cannot run `g`, saying why.
+pub fn choose_kernel<T: Element>(
+    pass: Pass,
+    g: &Conv2dGeometry,
+    algorithm: ConvAlgorithm,
+) -> Result<ConvKernel> {
+    let tuning = Tuning {
+        algorithm,
+        ..Tuning::default_for::<T>()
+    };
+    choose(pass, g, T::DTYPE, &tuning, &Plan::new(g, tuning))
+}
+
+/// The choice, given the call's tuning and tiling plan.
+pub(crate) fn choose(
+    pass: Pass,
+    g: &Conv2dGeometry,
+    dtype: DType,
+    tuning: &Tuning,
+    plan: &Plan,
+) -> Result<ConvKernel> {
+    let wanted = match tuning.algorithm {
+        ConvAlgorithm::Im2colGemm => false,
+        ConvAlgorithm::Auto => direct::preferred(pass, g),
+        ConvAlgorithm::Direct => true,
+    };
+    if wanted {
+        let why_not = if dtype == DType::F32 {
+            direct::unavailable_reason(g, pass == Pass::InputGrad)
+        } else {
+            Some("f64 data (the direct kernels are f32)".to_string())
+        };
+        match why_not {
+            None => return Ok(ConvKernel::Direct),
+            Some(why) if tuning.algorithm == ConvAlgorithm::Direct => {
+                return Err(cannot_run_direct(pass, g, &why));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(if plan.in_place(plan.nb) {
+        ConvKernel::Pointwise
+    } else {
+        ConvKernel::Im2col {
+            images: plan.nb,
+            rows: plan.rows,
+            channels: plan.chan_block,
+        }
+    })
+}
+
+/// The error for a demanded direct kernel that cannot run.
+pub(crate) fn cannot_run_direct(pass: Pass, g: &Conv2dGeometry, why: &str) -> TensorError {
+    let op = match pass {
+        Pass::Forward => "conv2d",
+        Pass::InputGrad => "conv2d_input_grad",
+        Pass::WeightGrad => "conv2d_weight_grad",
+    };
+    TensorError::invalid(
+        op,
+        format!(
+            "input {:?}, weight {:?}: the direct algorithm cannot run this convolution: {why}",
+            g.input_shape(),
+            g.weight_shape()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(c: usize, k: usize, hw: usize, kernel: usize, stride: usize) -> Conv2dGeometry {
+        Conv2dGeometry {
+            batch: 8,
+            in_channels: c,
+            in_h: hw,
+            in_w: hw,
+            out_channels: k,
+            kernel_h: kernel,
+            kernel_w: kernel,
+            stride_h: stride,
+            stride_w: stride,
+            pad_h: kernel / 2,
+            pad_w: kernel / 2,
+            dilation_h: 1,
+            dilation_w: 1,
+            groups: 1,
+        }
+    }
+
+    #[test]
+    fn the_choice_follows_the_rules_and_forcing_is_honoured() {
+        let g = geometry(64, 64, 32, 3, 2);
+        // Stride 2: never direct; forcing it is an error that says why.
+        let auto = choose_kernel::<f32>(Pass::Forward, &g, ConvAlgorithm::Auto).unwrap();
+        assert!(matches!(auto, ConvKernel::Im2col { .. }), "{auto}");
+        let e = choose_kernel::<f32>(Pass::Forward, &g, ConvAlgorithm::Direct).unwrap_err();
+        assert!(e.to_string().contains("stride 2×2"), "{e}");
+        // f64 never runs the direct kernels.
+        let s1 = geometry(64, 64, 32, 3, 1);
+        let e = choose_kernel::<f64>(Pass::Forward, &s1, ConvAlgorithm::Direct).unwrap_err();
+        assert!(e.to_string().contains("f64"), "{e}");
+        // A 1×1 convolution on a wide map is GEMMs in place, whatever the CPU.
+        let pw = Conv2dGeometry {
+            pad_h: 0,
+            pad_w: 0,
+            ..geometry(64, 64, 32, 1, 1)
+        };
+        for pass in [Pass::Forward, Pass::InputGrad, Pass::WeightGrad] {
+            let k = choose_kernel::<f32>(pass, &pw, ConvAlgorithm::Auto).unwrap();
+            assert_eq!(k, ConvKernel::Pointwise, "{pass:?}");
+        }
+        // The weight gradient never prefers the direct kernels; forced im2col never is.
+        let k = choose_kernel::<f32>(Pass::WeightGrad, &s1, ConvAlgorithm::Auto).unwrap();
+        assert!(matches!(k, ConvKernel::Im2col { .. }));
+        let k = choose_kernel::<f32>(Pass::Forward, &s1, ConvAlgorithm::Im2colGemm).unwrap();
+        assert!(matches!(k, ConvKernel::Im2col { .. }));
+        // With AVX-512, a 32×32 3×3 forward pass with 64 channels is direct.
+        if direct::available(&s1) {
+            let k = choose_kernel::<f32>(Pass::Forward, &s1, ConvAlgorithm::Auto).unwrap();
+            assert_eq!(k, ConvKernel::Direct);
+        }
+    }
+}
