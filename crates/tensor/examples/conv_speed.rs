@@ -70,32 +70,6 @@ impl Peak {
     }
 }
 
-fn geometry(
-    batch: usize,
-    c: usize,
-    k: usize,
-    hw: usize,
-    kernel: usize,
-    pad: usize,
-) -> Conv2dGeometry {
-    Conv2dGeometry {
-        batch,
-        in_channels: c,
-        in_h: hw,
-        in_w: hw,
-        out_channels: k,
-        kernel_h: kernel,
-        kernel_w: kernel,
-        stride_h: 1,
-        stride_w: 1,
-        pad_h: pad,
-        pad_w: pad,
-        dilation_h: 1,
-        dilation_w: 1,
-        groups: 1,
-    }
-}
-
 /// One layer shape with its inputs and one set of outputs per algorithm.
 struct Case {
     name: &'static str,
@@ -161,25 +135,46 @@ fn main() {
     let only = std::env::args().nth(1).unwrap_or_default();
     let mut peak = Peak::new(1024);
     let shapes = [
-        ("ResNet 64→64 3×3, 32², b32", geometry(32, 64, 64, 32, 3, 1)),
+        (
+            "ResNet 64→64 3×3, 32², b32",
+            Conv2dGeometry::square(32, 64, 32, 64, 3, 1),
+        ),
         (
             "ResNet 128→128 3×3, 16², b32",
-            geometry(32, 128, 128, 16, 3, 1),
+            Conv2dGeometry::square(32, 128, 16, 128, 3, 1),
         ),
         (
             "ResNet 256→256 3×3, 8², b32",
-            geometry(32, 256, 256, 8, 3, 1),
+            Conv2dGeometry::square(32, 256, 8, 256, 3, 1),
         ),
         (
             "ResNet 512→512 3×3, 4², b32",
-            geometry(32, 512, 512, 4, 3, 1),
+            Conv2dGeometry::square(32, 512, 4, 512, 3, 1),
         ),
-        ("ResNet 64→64 3×3, 32², b1", geometry(1, 64, 64, 32, 3, 1)),
-        ("LeNet 1→6 5×5 p2, 28², b64", geometry(64, 1, 6, 28, 5, 2)),
-        ("LeNet 6→16 5×5, 14², b64", geometry(64, 6, 16, 14, 5, 0)),
-        ("1×1 256→64, 16², b32", geometry(32, 256, 64, 16, 1, 0)),
-        ("VGG 3→64 3×3, 224², b8", geometry(8, 3, 64, 224, 3, 1)),
-        ("VGG 64→64 3×3, 224², b8", geometry(8, 64, 64, 224, 3, 1)),
+        (
+            "ResNet 64→64 3×3, 32², b1",
+            Conv2dGeometry::square(1, 64, 32, 64, 3, 1),
+        ),
+        (
+            "LeNet 1→6 5×5 p2, 28², b64",
+            Conv2dGeometry::square(64, 1, 28, 6, 5, 2),
+        ),
+        (
+            "LeNet 6→16 5×5, 14², b64",
+            Conv2dGeometry::square(64, 6, 14, 16, 5, 0),
+        ),
+        (
+            "1×1 256→64, 16², b32",
+            Conv2dGeometry::square(32, 256, 16, 64, 1, 0),
+        ),
+        (
+            "VGG 3→64 3×3, 224², b8",
+            Conv2dGeometry::square(8, 3, 224, 64, 3, 1),
+        ),
+        (
+            "VGG 64→64 3×3, 224², b8",
+            Conv2dGeometry::square(8, 64, 224, 64, 3, 1),
+        ),
     ];
     let mut cases: Vec<Case> = shapes
         .into_iter()

@@ -120,22 +120,12 @@ pub(crate) fn cannot_run_direct(pass: Pass, g: &Conv2dGeometry, why: &str) -> Te
 mod tests {
     use super::*;
 
+    /// A `hw × hw`, 8-image convolution with `kernel / 2` padding and the given stride.
     fn geometry(c: usize, k: usize, hw: usize, kernel: usize, stride: usize) -> Conv2dGeometry {
         Conv2dGeometry {
-            batch: 8,
-            in_channels: c,
-            in_h: hw,
-            in_w: hw,
-            out_channels: k,
-            kernel_h: kernel,
-            kernel_w: kernel,
             stride_h: stride,
             stride_w: stride,
-            pad_h: kernel / 2,
-            pad_w: kernel / 2,
-            dilation_h: 1,
-            dilation_w: 1,
-            groups: 1,
+            ..Conv2dGeometry::square(8, c, hw, k, kernel, kernel / 2)
         }
     }
 
@@ -152,11 +142,7 @@ mod tests {
         let e = choose_kernel::<f64>(Pass::Forward, &s1, ConvAlgorithm::Direct).unwrap_err();
         assert!(e.to_string().contains("f64"), "{e}");
         // A 1×1 convolution on a wide map is GEMMs in place, whatever the CPU.
-        let pw = Conv2dGeometry {
-            pad_h: 0,
-            pad_w: 0,
-            ..geometry(64, 64, 32, 1, 1)
-        };
+        let pw = Conv2dGeometry::square(8, 64, 32, 64, 1, 0);
         for pass in [Pass::Forward, Pass::InputGrad, Pass::WeightGrad] {
             let k = choose_kernel::<f32>(pass, &pw, ConvAlgorithm::Auto).unwrap();
             assert_eq!(k, ConvKernel::Pointwise, "{pass:?}");

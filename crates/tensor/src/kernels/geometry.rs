@@ -61,6 +61,27 @@ pub struct Conv2dGeometry {
 }
 
 impl Conv2dGeometry {
+    /// The common case: `batch` square `hw × hw` images of `c` channels, `k` square
+    /// `kernel × kernel` filters, stride 1, zero padding `pad`, no dilation, one group.
+    pub fn square(batch: usize, c: usize, hw: usize, k: usize, kernel: usize, pad: usize) -> Self {
+        Conv2dGeometry {
+            batch,
+            in_channels: c,
+            in_h: hw,
+            in_w: hw,
+            out_channels: k,
+            kernel_h: kernel,
+            kernel_w: kernel,
+            stride_h: 1,
+            stride_w: 1,
+            pad_h: pad,
+            pad_w: pad,
+            dilation_h: 1,
+            dilation_w: 1,
+            groups: 1,
+        }
+    }
+
     /// Output height: `(in_h + 2·pad_h − dilation_h·(kernel_h − 1) − 1) / stride_h + 1`.
     pub fn out_h(&self) -> usize {
         floor_out(

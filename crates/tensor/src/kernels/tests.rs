@@ -199,31 +199,12 @@ proptest! {
     }
 }
 
-fn geom(batch: usize, c: usize, hw: usize, k: usize, kernel: usize, pad: usize) -> Conv2dGeometry {
-    Conv2dGeometry {
-        batch,
-        in_channels: c,
-        in_h: hw,
-        in_w: hw,
-        out_channels: k,
-        kernel_h: kernel,
-        kernel_w: kernel,
-        stride_h: 1,
-        stride_w: 1,
-        pad_h: pad,
-        pad_w: pad,
-        dilation_h: 1,
-        dilation_w: 1,
-        groups: 1,
-    }
-}
-
 #[test]
 fn row_tiled_path_with_uneven_bands() {
     // 7-row bands over a 40-row output: the last band is short.
     let g = Conv2dGeometry {
         stride_h: 1,
-        ..geom(2, 8, 40, 5, 3, 1)
+        ..Conv2dGeometry::square(2, 8, 40, 5, 3, 1)
     };
     for (threads, hard_cap) in [(1, false), (2, false), (1, true), (2, true)] {
         // Either the preferred width or the hard scratch cap asks for 7-row bands.
@@ -268,7 +249,7 @@ fn row_tiled_path_with_uneven_bands() {
 #[test]
 fn large_image_tiles_with_default_tuning() {
     // 64·9 × 64·64 f32 columns = 9 MiB > SCRATCH_BYTES: the default plan must band rows.
-    let g = geom(1, 64, 64, 4, 3, 1);
+    let g = Conv2dGeometry::square(1, 64, 64, 4, 3, 1);
     assert!(g.in_channels * 9 * g.out_h() * g.out_w() * 4 > conv::SCRATCH_BYTES);
     assert!(g.in_channels * 9 * g.out_h() * g.out_w() * 4 > conv::TILE_BYTES);
     let x = rand_vec::<f32>(g.input_len(), 4);
@@ -299,7 +280,7 @@ fn small_batch_splits_im2col_over_channels() {
             dilation_h: dilation,
             dilation_w: dilation,
             groups: 2,
-            ..geom(1, 2 * 11, 40, 6, 3, 1)
+            ..Conv2dGeometry::square(1, 2 * 11, 40, 6, 3, 1)
         };
         for threads in [1, 2] {
             check_conv_with::<f64>(
@@ -316,7 +297,7 @@ fn small_batch_splits_im2col_over_channels() {
 
 #[test]
 fn weight_grad_is_deterministic() {
-    let g = geom(8, 6, 9, 5, 3, 1);
+    let g = Conv2dGeometry::square(8, 6, 9, 5, 3, 1);
     let x = rand_vec::<f32>(g.input_len(), 7);
     let gy = rand_vec::<f32>(g.output_len(), 8);
     let mut a = vec![0.0; g.weight_len()];
@@ -328,7 +309,7 @@ fn weight_grad_is_deterministic() {
 
 #[test]
 fn empty_batch_gives_zero_weight_grad() {
-    let g = geom(0, 2, 5, 3, 3, 1);
+    let g = Conv2dGeometry::square(0, 2, 5, 3, 3, 1);
     let mut gw = vec![1.0f64; g.weight_len()];
     conv::conv2d_weight_grad(&g, &[], &[], &mut gw).unwrap();
     assert!(gw.iter().all(|&v| v == 0.0));
@@ -340,7 +321,7 @@ fn empty_batch_gives_zero_weight_grad() {
 fn an_empty_image_is_refused_even_when_padding_would_make_windows_fit() {
     // 0×0 input, 1×1 kernel, padding 1: windows fit the padded 2×2, but there is no image.
     // Every pass refuses it with the shape in the message (it used to divide by zero).
-    let g = geom(2, 3, 0, 4, 1, 1);
+    let g = Conv2dGeometry::square(2, 3, 0, 4, 1, 1);
     let w = vec![0.0f32; g.weight_len()];
     let mut y = vec![0.0f32; g.output_len()];
     let mut gw = vec![0.0f32; g.weight_len()];
@@ -363,7 +344,7 @@ fn an_empty_image_is_refused_even_when_padding_would_make_windows_fit() {
 
 #[test]
 fn conv_bad_inputs_are_errors() {
-    let g = geom(2, 4, 6, 3, 3, 1);
+    let g = Conv2dGeometry::square(2, 4, 6, 3, 3, 1);
     let x = vec![0.0f32; g.input_len()];
     let w = vec![0.0f32; g.weight_len()];
     let mut y = vec![0.0f32; g.output_len()];
