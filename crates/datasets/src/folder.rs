@@ -2,9 +2,9 @@
 //! layout, `PATH/cat/*.jpg`, `PATH/dog/*.png`). Class names are the sub-folder names, sorted;
 //! files are found at any depth below them, in sorted order.
 //!
-//! Every image is decoded once, on all cores, and kept in memory as bytes: converted to the
-//! model's channels (grayscale, RGB or RGBA in; RGBA loses its alpha), its shorter side
-//! resized to `size` (bilinear with antialiasing when shrinking), then centre-cropped to
+//! Every image is decoded once, on all cores, straight into one buffer of bytes: converted
+//! to the model's channels (grayscale, RGB or RGBA in; RGBA loses its alpha), its shorter
+//! side resized to `size` (block averaging, then bilinear), then centre-cropped to
 //! `size × size`. The loader crops the model's input from that (a centre crop to evaluate, a
 //! random-resized crop to train), so a JPEG is not decoded again every epoch.
 //!
@@ -183,21 +183,36 @@ pub fn load_folder(root: &Path, opts: &FolderOptions) -> Result<(Dataset, Folder
         }
         files.extend(inside.into_iter().map(|f| (f, label)));
     }
-    let started = Instant::now();
     let per = opts.channels * opts.size * opts.size;
-    let decoded: Vec<std::result::Result<Vec<u8>, String>> = files
-        .par_iter()
-        .map(|(path, _)| decode_file(path, opts.channels, opts.size))
+    let total = files.len().checked_mul(per).ok_or_else(|| {
+        DatasetError::Invalid(format!(
+            "{}: {} images of {per} bytes do not fit in memory",
+            root.display(),
+            files.len()
+        ))
+    })?;
+    // Each picture is decoded straight into its slot of the one buffer (never a second copy
+    // of the whole folder); the slots of skipped files are closed up afterwards.
+    let started = Instant::now();
+    let mut images = vec![0u8; total];
+    let decoded: Vec<std::result::Result<(), String>> = images
+        .par_chunks_mut(per)
+        .zip(files.par_iter())
+        .map(|(slot, (path, _))| {
+            decode_file(path, opts.channels, opts.size).map(|b| slot.copy_from_slice(&b))
+        })
         .collect();
     let seconds = started.elapsed().as_secs_f64();
-    let mut images = Vec::with_capacity(files.len().saturating_mul(per));
     let mut labels = Vec::with_capacity(files.len());
     let mut skipped = Vec::new();
     let mut per_class = vec![0usize; classes.len()];
-    for ((path, label), result) in files.into_iter().zip(decoded) {
+    for (i, ((path, label), result)) in files.into_iter().zip(decoded).enumerate() {
         match result {
-            Ok(bytes) => {
-                images.extend_from_slice(&bytes);
+            Ok(()) => {
+                let kept = labels.len();
+                if kept != i {
+                    images.copy_within(i * per..(i + 1) * per, kept * per);
+                }
                 labels.push(label);
                 per_class[label as usize] += 1;
             }
@@ -210,6 +225,7 @@ pub fn load_folder(root: &Path, opts: &FolderOptions) -> Result<(Dataset, Folder
             Err(reason) => skipped.push(Skipped { path, reason }),
         }
     }
+    images.truncate(labels.len() * per);
     if let Some(empty) = per_class.iter().position(|&n| n == 0) {
         return Err(DatasetError::Invalid(format!(
             "{}: the class folder '{}' has no readable image",

@@ -330,13 +330,6 @@ impl Binary {
         }
     }
 
-    /// True when `a ∘ b == b ∘ a` (lets the executor write into either operand). Maximum and
-    /// minimum commute in value except for ±0 ties, which they settle by position, so they do
-    /// not count.
-    pub fn commutes(self) -> bool {
-        matches!(self, Binary::Add | Binary::Mul)
-    }
-
     /// The gradients reaching `a` and `b` from `G`.
     pub fn derivative(self) -> [Expr; 2] {
         use Expr::{A, B, G, Y};
