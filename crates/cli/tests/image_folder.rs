@@ -9,7 +9,7 @@ use std::process::Output;
 use convnet_testdata::cut::read_plain;
 
 mod common;
-use common::{convnet, params_of, text};
+use common::{convnet, params_of, save_digit, text};
 
 /// The three classes of the folder and the MNIST digit each is made of.
 const CLASSES: [(&str, u8); 3] = [("one", 1), ("seven", 7), ("zero", 0)];
@@ -28,22 +28,8 @@ fn images_of(digit: u8, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Saves a digit as PNG, JPEG or RGB PNG (by `i`), returning the path.
 fn save(dir: &Path, i: usize, pixels: &[u8]) -> PathBuf {
-    let gray = image::GrayImage::from_raw(28, 28, pixels.to_vec()).unwrap();
-    let path = match i % 3 {
-        0 => dir.join(format!("{i:03}.png")),
-        1 => dir.join(format!("{i:03}.jpg")),
-        _ => dir.join(format!("{i:03}-rgb.png")),
-    };
-    match i % 3 {
-        0 | 1 => gray.save(&path).unwrap(),
-        _ => image::DynamicImage::ImageLuma8(gray)
-            .to_rgb8()
-            .save(&path)
-            .unwrap(),
-    }
-    path
+    save_digit(dir, &format!("{i:03}"), i, pixels)
 }
 
 /// The training folder (with two files that are not images) and held-out pictures with

@@ -7,7 +7,7 @@ use std::path::Path;
 use convnet_testdata::cut::read_plain;
 
 mod common;
-use common::{convnet, text};
+use common::{convnet, save_digit, text};
 
 /// Test images `0..n` of the MNIST fixtures (`[28·28]` bytes each) and their labels.
 fn digits(n: usize) -> Vec<(Vec<u8>, u8)> {
@@ -25,21 +25,8 @@ fn digits(n: usize) -> Vec<(Vec<u8>, u8)> {
 }
 
 fn save(dir: &Path, i: usize, pixels: &[u8], label: u8) -> String {
-    let gray = image::GrayImage::from_raw(28, 28, pixels.to_vec()).unwrap();
-    let name = match i % 3 {
-        0 => format!("{i:02}-digit{label}.png"),
-        1 => format!("{i:02}-digit{label}.jpg"),
-        _ => format!("{i:02}-digit{label}-rgb.png"),
-    };
-    let path = dir.join(&name);
-    match i % 3 {
-        0 | 1 => gray.save(&path).unwrap(),
-        _ => image::DynamicImage::ImageLuma8(gray)
-            .to_rgb8()
-            .save(&path)
-            .unwrap(),
-    }
-    name
+    let path = save_digit(dir, &format!("{i:02}-digit{label}"), i, pixels);
+    path.file_name().unwrap().to_string_lossy().into_owned()
 }
 
 #[test]

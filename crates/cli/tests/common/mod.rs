@@ -53,3 +53,20 @@ pub fn params_of(path: &Path) -> std::collections::BTreeMap<String, (Vec<usize>,
         })
         .collect()
 }
+
+/// Saves a 28×28 gray digit as `<stem>.png`, `<stem>.jpg` or an RGB `<stem>-rgb.png`, by
+/// `i % 3` (the kinds of files a user has), returning the path.
+pub fn save_digit(dir: &Path, stem: &str, i: usize, pixels: &[u8]) -> PathBuf {
+    let gray = image::GrayImage::from_raw(28, 28, pixels.to_vec()).expect("28×28 pixels");
+    let path = match i % 3 {
+        0 => dir.join(format!("{stem}.png")),
+        1 => dir.join(format!("{stem}.jpg")),
+        _ => dir.join(format!("{stem}-rgb.png")),
+    };
+    let saved = match i % 3 {
+        0 | 1 => gray.save(&path),
+        _ => image::DynamicImage::ImageLuma8(gray).to_rgb8().save(&path),
+    };
+    saved.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
