@@ -3,8 +3,8 @@
 //! All three passes share one tiling scheme. The column space of a group's GEMM is the
 //! concatenation, over images, of that image's `Ho·Wo` output positions; it is cut into
 //! tiles that are either
-//! * a block of `nb` whole images (small feature maps: batching images widens the GEMM so
-//!   the weight panel packed by `gemm` is reused across more columns), or
+//! * a block of `images_per_tile` whole images (small feature maps: batching images widens
+//!   the GEMM so the weight panel packed by `gemm` is reused across more columns), or
 //! * a band of output rows of one image (large feature maps: keeps the column buffer
 //!   bounded — a whole-image im2col of a VGG 224×224 layer would be ~115 MB).
 //!
@@ -123,15 +123,15 @@ pub(crate) fn conv2d_forward_tuned<T: Element>(
     check_len(OP, x.len(), g.input_shape(), g.input_len())?;
     check_len(OP, w.len(), g.weight_shape(), g.weight_len())?;
     check_len(OP, y.len(), g.output_shape(), g.output_len())?;
-    let pl = Plan::new(g, tuning);
+    let plan = Plan::new(g, tuning);
     if y.is_empty() {
         return Ok(());
     }
-    if pl.ckk == 0 {
+    if plan.ckk == 0 {
         y.fill(T::zero()); // empty reduction
         return Ok(());
     }
-    let kernel = choose(Pass::Forward, g, T::DTYPE, &tuning, &pl)?;
+    let kernel = choose(Pass::Forward, g, T::DTYPE, &tuning, &plan)?;
     let direct = || match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
         (Some(x), Some(w), Some(y)) => direct::forward(g, x, w, y),
         _ => false,
@@ -139,13 +139,18 @@ pub(crate) fn conv2d_forward_tuned<T: Element>(
     if ran_direct(kernel, (Pass::Forward, g, tuning.algorithm), direct)? {
         return Ok(());
     }
-    run_chunks(&pl, (x, pl.in_img), (y, pl.out_img), |xc, yc, s, par| {
-        for t in pl.tiles(xc.len() / pl.in_img) {
-            for gi in 0..pl.groups {
-                forward_tile(g, &pl, (t, gi), (xc, w, yc), s, par);
+    run_chunks(
+        &plan,
+        (x, plan.in_img),
+        (y, plan.out_img),
+        |xc, yc, s, par| {
+            for t in plan.tiles(xc.len() / plan.in_img) {
+                for gi in 0..plan.groups {
+                    forward_tile(g, &plan, (t, gi), (xc, w, yc), s, par);
+                }
             }
-        }
-    });
+        },
+    );
     Ok(())
 }
 
@@ -166,19 +171,19 @@ fn split_channels(b: &ColBlock, taps: usize, par: bool) -> Option<usize> {
 /// [`im2col`], split by input channel over the pool when `par` and the band is large:
 /// channels own disjoint row ranges of `cols`, so the pieces never overlap.
 fn im2col_split<T: Element>(g: &Conv2dGeometry, xg: &[T], cols: &mut [T], b: ColBlock, par: bool) {
-    let (taps, hw) = (g.kernel_h * g.kernel_w, g.in_h * g.in_w);
+    let (taps, in_plane) = (g.kernel_h * g.kernel_w, g.in_h * g.in_w);
     match split_channels(&b, taps, par) {
         None => im2col(g, xg, cols, b),
         Some(per) => cols
             .par_chunks_mut(per * taps * b.ld)
-            .zip(xg.par_chunks(per * hw))
+            .zip(xg.par_chunks(per * in_plane))
             .for_each(|(c, x)| {
                 im2col(
                     g,
                     x,
                     c,
                     ColBlock {
-                        channels: x.len() / hw,
+                        channels: x.len() / in_plane,
                         ..b
                     },
                 )
@@ -195,18 +200,18 @@ fn col2im_split<T: Element>(
     gxg: &mut [T],
     par: bool,
 ) {
-    let (taps, hw) = (g.kernel_h * g.kernel_w, g.in_h * g.in_w);
+    let (taps, in_plane) = (g.kernel_h * g.kernel_w, g.in_h * g.in_w);
     match split_channels(&b, taps, par) {
         None => col2im(g, cols, b, gxg),
         Some(per) => cols
             .par_chunks_mut(per * taps * b.ld)
-            .zip(gxg.par_chunks_mut(per * hw))
+            .zip(gxg.par_chunks_mut(per * in_plane))
             .for_each(|(c, gx)| {
                 col2im(
                     g,
                     c,
                     ColBlock {
-                        channels: gx.len() / hw,
+                        channels: gx.len() / in_plane,
                         ..b
                     },
                     gx,
@@ -219,73 +224,80 @@ fn col2im_split<T: Element>(
 /// `x` for a one-image pointwise tile, else built by im2col into `cols`.
 fn cols_block<'a, T: Element>(
     g: &Conv2dGeometry,
-    pl: &Plan,
+    plan: &Plan,
     (t, gi): (Tile, usize),
     (c0, cc): (usize, usize),
     x: &'a [T],
     (cols, par): (&'a mut [T], bool),
 ) -> MatRef<'a, T> {
     let xg = |b: usize| {
-        let at = (t.n0 + b) * pl.in_img + (gi * pl.cg + c0) * pl.hw;
-        &x[at..][..cc * pl.hw]
+        let at = (t.n0 + b) * plan.in_img + (gi * plan.in_channels_per_group + c0) * plan.in_plane;
+        &x[at..][..cc * plan.in_plane]
     };
-    if pl.in_place(t.nb) {
+    if plan.in_place(t.images) {
         return MatRef {
-            data: &xg(0)[t.oh0 * pl.wo..],
+            data: &xg(0)[t.oh0 * plan.wo..],
             rows: cc,
-            cols: t.pt(pl),
-            rs: pl.hw,
+            cols: t.cols_per_image(plan),
+            rs: plan.in_plane,
             cs: 1,
         };
     }
-    let (rows, ncols) = (cc * pl.taps, t.nb * t.pt(pl));
-    for b in 0..t.nb {
-        im2col_split(g, xg(b), cols, t.block(pl, b, cc), par);
+    let (rows, ncols) = (cc * plan.taps, t.images * t.cols_per_image(plan));
+    for b in 0..t.images {
+        im2col_split(g, xg(b), cols, t.block(plan, b, cc), par);
     }
     MatRef::row_major(&cols[..rows * ncols], rows, ncols)
 }
 
 fn forward_tile<T: Element>(
     g: &Conv2dGeometry,
-    pl: &Plan,
+    plan: &Plan,
     (t, gi): (Tile, usize),
     (x, w, y): (&[T], &[T], &mut [T]),
     s: &mut Scratch<T>,
     par: bool,
 ) {
-    let (pt, kg) = (t.pt(pl), pl.kg);
-    let ncols = t.nb * pt;
-    let y_off = |b: usize| (t.n0 + b) * pl.out_img + gi * kg * pl.p;
+    let cols_per_image = t.cols_per_image(plan);
+    let out_channels_per_group = plan.out_channels_per_group;
+    let ncols = t.images * cols_per_image;
+    let y_off = |b: usize| (t.n0 + b) * plan.out_img + gi * out_channels_per_group * plan.out_plane;
     // Summing over channel blocks: y = Σ_blocks W[:, block] · cols[block, :].
-    for (c0, cc) in pl.chan_blocks(t.nb) {
+    for (c0, cc) in plan.chan_blocks(t.images) {
         let wb = MatRef {
-            data: &w[gi * kg * pl.ckk + c0 * pl.taps..],
-            rows: kg,
-            cols: cc * pl.taps,
-            rs: pl.ckk,
+            data: &w[gi * out_channels_per_group * plan.ckk + c0 * plan.taps..],
+            rows: out_channels_per_group,
+            cols: cc * plan.taps,
+            rs: plan.ckk,
             cs: 1,
         };
-        let cols = cols_block(g, pl, (t, gi), (c0, cc), x, (&mut s.cols, par));
-        let mut dst = if t.nb == 1 {
-            // The band of this image's output is a strided [K/g, pt] view: write in place.
+        let cols = cols_block(g, plan, (t, gi), (c0, cc), x, (&mut s.cols, par));
+        let mut dst = if t.images == 1 {
+            // The band of this image's output is a strided [K/g, cols_per_image] view:
+            // write in place.
             MatMut {
-                data: &mut y[y_off(0) + t.oh0 * pl.wo..],
-                rows: kg,
-                cols: pt,
-                rs: pl.p,
+                data: &mut y[y_off(0) + t.oh0 * plan.wo..],
+                rows: out_channels_per_group,
+                cols: cols_per_image,
+                rs: plan.out_plane,
                 cs: 1,
             }
         } else {
-            MatMut::row_major(&mut s.aux[..kg * ncols], kg, ncols)
+            MatMut::row_major(
+                &mut s.aux[..out_channels_per_group * ncols],
+                out_channels_per_group,
+                ncols,
+            )
         };
         gemm_into(&mut dst, wb, cols, c0 > 0, par);
     }
-    if t.nb > 1 {
-        // Several images: the product is [K/g, nb·P] but y is image-major, so scatter.
-        for b in 0..t.nb {
-            let yb = &mut y[y_off(b)..][..kg * pl.p];
-            for (k, dst_row) in yb.chunks_exact_mut(pl.p).enumerate() {
-                dst_row.copy_from_slice(&s.aux[k * ncols + b * pl.p..][..pl.p]);
+    if t.images > 1 {
+        // Several images: the product is [K/g, images·Ho·Wo] but y is image-major, so
+        // scatter.
+        for b in 0..t.images {
+            let yb = &mut y[y_off(b)..][..out_channels_per_group * plan.out_plane];
+            for (k, dst_row) in yb.chunks_exact_mut(plan.out_plane).enumerate() {
+                dst_row.copy_from_slice(&s.aux[k * ncols + b * plan.out_plane..][..plan.out_plane]);
             }
         }
     }
@@ -294,30 +306,35 @@ fn forward_tile<T: Element>(
 /// The `[K/g, cols]` output-gradient matrix of tile `t`, group `gi`: a strided view of
 /// `gy` for a one-image tile, else gathered into `aux`.
 fn gy_tile<'a, T: Element>(
-    pl: &Plan,
+    plan: &Plan,
     (t, gi): (Tile, usize),
     gy: &'a [T],
     aux: &'a mut [T],
 ) -> MatRef<'a, T> {
-    let pt = t.pt(pl);
-    let gy_off = |b: usize| (t.n0 + b) * pl.out_img + gi * pl.kg * pl.p;
-    if t.nb == 1 {
+    let cols_per_image = t.cols_per_image(plan);
+    let gy_off =
+        |b: usize| (t.n0 + b) * plan.out_img + gi * plan.out_channels_per_group * plan.out_plane;
+    if t.images == 1 {
         return MatRef {
-            data: &gy[gy_off(0) + t.oh0 * pl.wo..],
-            rows: pl.kg,
-            cols: pt,
-            rs: pl.p,
+            data: &gy[gy_off(0) + t.oh0 * plan.wo..],
+            rows: plan.out_channels_per_group,
+            cols: cols_per_image,
+            rs: plan.out_plane,
             cs: 1,
         };
     }
-    let ncols = t.nb * pt;
-    for b in 0..t.nb {
-        let src = &gy[gy_off(b)..][..pl.kg * pl.p];
-        for (k, src_row) in src.chunks_exact(pl.p).enumerate() {
-            aux[k * ncols + b * pl.p..][..pl.p].copy_from_slice(src_row);
+    let ncols = t.images * cols_per_image;
+    for b in 0..t.images {
+        let src = &gy[gy_off(b)..][..plan.out_channels_per_group * plan.out_plane];
+        for (k, src_row) in src.chunks_exact(plan.out_plane).enumerate() {
+            aux[k * ncols + b * plan.out_plane..][..plan.out_plane].copy_from_slice(src_row);
         }
     }
-    MatRef::row_major(&aux[..pl.kg * ncols], pl.kg, ncols)
+    MatRef::row_major(
+        &aux[..plan.out_channels_per_group * ncols],
+        plan.out_channels_per_group,
+        ncols,
+    )
 }
 
 /// Input gradient (a transposed convolution): `gx = convᵀ(gy, w)`, overwriting `gx`.
@@ -357,15 +374,15 @@ pub(crate) fn conv2d_input_grad_tuned<T: Element>(
     check_len(OP, gy.len(), g.output_shape(), g.output_len())?;
     check_len(OP, w.len(), g.weight_shape(), g.weight_len())?;
     check_len(OP, gx.len(), g.input_shape(), g.input_len())?;
-    let pl = Plan::new(g, tuning);
+    let plan = Plan::new(g, tuning);
     if gx.is_empty() {
         return Ok(());
     }
-    if pl.kg == 0 || pl.ckk == 0 {
+    if plan.out_channels_per_group == 0 || plan.ckk == 0 {
         gx.fill(T::zero()); // nothing flows back
         return Ok(());
     }
-    let kernel = choose(Pass::InputGrad, g, T::DTYPE, &tuning, &pl)?;
+    let kernel = choose(Pass::InputGrad, g, T::DTYPE, &tuning, &plan)?;
     let direct = || match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
         (Some(gy), Some(w), Some(gx)) => direct::input_grad(g, gy, w, gx),
         _ => false,
@@ -375,23 +392,23 @@ pub(crate) fn conv2d_input_grad_tuned<T: Element>(
     }
     // Wᵀ per group, [C/g·kh·kw, K/g] row-major: on wide problems the GEMM runs faster
     // with a row-major left operand than with a transposed view of w.
-    let wt = if pl.wide {
+    let wt = if plan.wide {
         let mut wt = vec![T::zero(); w.len()];
-        sum_transposed(&[w], (pl.ckk, pl.kg), &mut wt);
+        sum_transposed(&[w], (plan.ckk, plan.out_channels_per_group), &mut wt);
         Some(wt)
     } else {
         None
     };
     let wt = wt.as_deref();
     run_chunks(
-        &pl,
-        (gy, pl.out_img),
-        (gx, pl.in_img),
+        &plan,
+        (gy, plan.out_img),
+        (gx, plan.in_img),
         |gyc, gxc, s, par| {
             gxc.fill(T::zero());
-            for t in pl.tiles(gyc.len() / pl.out_img) {
-                for gi in 0..pl.groups {
-                    input_grad_tile(g, &pl, (t, gi), (gyc, w, wt, gxc), s, par);
+            for t in plan.tiles(gyc.len() / plan.out_img) {
+                for gi in 0..plan.groups {
+                    input_grad_tile(g, &plan, (t, gi), (gyc, w, wt, gxc), s, par);
                 }
             }
         },
@@ -404,39 +421,46 @@ type WeightsT<'a, T> = Option<&'a [T]>;
 
 fn input_grad_tile<T: Element>(
     g: &Conv2dGeometry,
-    pl: &Plan,
+    plan: &Plan,
     (t, gi): (Tile, usize),
     (gy, w, wt, gx): (&[T], &[T], WeightsT<'_, T>, &mut [T]),
     s: &mut Scratch<T>,
     par: bool,
 ) {
-    let (pt, kg, taps) = (t.pt(pl), pl.kg, pl.taps);
-    let ncols = t.nb * pt;
-    let wg = gi * kg * pl.ckk;
-    let gyt = gy_tile(pl, (t, gi), gy, &mut s.aux);
-    let gx_off = |b: usize, c0: usize| (t.n0 + b) * pl.in_img + (gi * pl.cg + c0) * pl.hw;
+    let cols_per_image = t.cols_per_image(plan);
+    let (out_channels_per_group, taps) = (plan.out_channels_per_group, plan.taps);
+    let ncols = t.images * cols_per_image;
+    let wg = gi * out_channels_per_group * plan.ckk;
+    let gyt = gy_tile(plan, (t, gi), gy, &mut s.aux);
+    let gx_off = |b: usize, c0: usize| {
+        (t.n0 + b) * plan.in_img + (gi * plan.in_channels_per_group + c0) * plan.in_plane
+    };
     // Each channel block's rows of cols = Wᵀ·gy are scattered back before the next block
     // is computed, so the product never leaves cache.
-    for (c0, cc) in pl.chan_blocks(t.nb) {
+    for (c0, cc) in plan.chan_blocks(t.images) {
         let rows = cc * taps;
         let wtb = match wt {
-            Some(wt) => MatRef::row_major(&wt[wg + c0 * taps * kg..][..rows * kg], rows, kg),
+            Some(wt) => MatRef::row_major(
+                &wt[wg + c0 * taps * out_channels_per_group..][..rows * out_channels_per_group],
+                rows,
+                out_channels_per_group,
+            ),
             None => MatRef {
                 data: &w[wg + c0 * taps..],
                 rows,
-                cols: kg,
+                cols: out_channels_per_group,
                 rs: 1,
-                cs: pl.ckk,
+                cs: plan.ckk,
             },
         };
-        if pl.in_place(t.nb) {
+        if plan.in_place(t.images) {
             // 1×1 stride 1: each input pixel feeds exactly one output, so the GEMM writes
             // the gradient in place.
             let dst = MatMut {
-                data: &mut gx[gx_off(0, c0) + t.oh0 * pl.wo..],
+                data: &mut gx[gx_off(0, c0) + t.oh0 * plan.wo..],
                 rows,
-                cols: pt,
-                rs: pl.hw,
+                cols: cols_per_image,
+                rs: plan.in_plane,
                 cs: 1,
             };
             weights_t_times_gy(dst, wtb, gyt, wt.is_some(), par);
@@ -445,9 +469,9 @@ fn input_grad_tile<T: Element>(
         let cols = &mut s.cols[..rows * ncols];
         let dst = MatMut::row_major(cols, rows, ncols);
         weights_t_times_gy(dst, wtb, gyt, wt.is_some(), par);
-        for b in 0..t.nb {
-            let gxb = &mut gx[gx_off(b, c0)..][..cc * pl.hw];
-            col2im_split(g, cols, t.block(pl, b, cc), gxb, par);
+        for b in 0..t.images {
+            let gxb = &mut gx[gx_off(b, c0)..][..cc * plan.in_plane];
+            col2im_split(g, cols, t.block(plan, b, cc), gxb, par);
         }
     }
 }
@@ -511,7 +535,7 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
     check_len(OP, x.len(), g.input_shape(), g.input_len())?;
     check_len(OP, gy.len(), g.output_shape(), g.output_len())?;
     check_len(OP, gw.len(), g.weight_shape(), g.weight_len())?;
-    let pl = Plan::new(g, tuning);
+    let plan = Plan::new(g, tuning);
     if gw.is_empty() {
         return Ok(());
     }
@@ -519,7 +543,7 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
         gw.fill(T::zero()); // empty batch (or image): empty sum
         return Ok(());
     }
-    let kernel = choose(Pass::WeightGrad, g, T::DTYPE, &tuning, &pl)?;
+    let kernel = choose(Pass::WeightGrad, g, T::DTYPE, &tuning, &plan)?;
     let direct = || match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
         (Some(x), Some(gy), Some(gw)) => direct::weight_grad(g, x, gy, gw),
         _ => false,
@@ -529,32 +553,32 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
     }
     // Wide problems accumulate gwᵀ (see `conv2d_weight_grad`), narrow ones gw itself.
     let body = |xc: &[T], gyc: &[T], acc: &mut [T], s: &mut Scratch<T>, par: bool| {
-        for (i, t) in pl.tiles(xc.len() / pl.in_img).enumerate() {
-            for gi in 0..pl.groups {
-                weight_grad_tile(g, &pl, (t, gi), (xc, gyc, &mut *acc), s, (i > 0, par));
+        for (i, t) in plan.tiles(xc.len() / plan.in_img).enumerate() {
+            for gi in 0..plan.groups {
+                weight_grad_tile(g, &plan, (t, gi), (xc, gyc, &mut *acc), s, (i > 0, par));
             }
         }
     };
     let gw_len = gw.len();
     let alloc_body = |xc: &[T], gyc: &[T], par: bool| {
         let mut acc = vec![T::zero(); gw_len];
-        body(xc, gyc, &mut acc, &mut Scratch::new(&pl), par);
+        body(xc, gyc, &mut acc, &mut Scratch::new(&plan), par);
         acc
     };
-    let chunk = |n: usize| (n * pl.in_img, n * pl.out_img);
-    match (pl.par_images, pl.wide) {
-        (false, false) => body(x, gy, gw, &mut Scratch::new(&pl), pl.threads > 1),
+    let chunk = |n: usize| (n * plan.in_img, n * plan.out_img);
+    match (plan.par_images, plan.wide) {
+        (false, false) => body(x, gy, gw, &mut Scratch::new(&plan), plan.threads > 1),
         (false, true) => {
-            let acc = alloc_body(x, gy, pl.threads > 1);
-            sum_transposed(&[&acc], (pl.kg, pl.ckk), gw);
+            let acc = alloc_body(x, gy, plan.threads > 1);
+            sum_transposed(&[&acc], (plan.out_channels_per_group, plan.ckk), gw);
         }
         (true, false) => {
             // Chunk 0 accumulates straight into gw; the others into private buffers that
             // are then added in chunk order (reproducible for a given thread count).
-            let (x_len, gy_len) = chunk(pl.images_per_chunk);
+            let (x_len, gy_len) = chunk(plan.images_per_chunk);
             let ((x0, x_rest), (gy0, gy_rest)) = (x.split_at(x_len), gy.split_at(gy_len));
             let (_, rest): ((), Vec<Vec<T>>) = rayon::join(
-                || body(x0, gy0, &mut *gw, &mut Scratch::new(&pl), false),
+                || body(x0, gy0, &mut *gw, &mut Scratch::new(&plan), false),
                 || {
                     x_rest
                         .par_chunks(x_len)
@@ -566,7 +590,7 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
             add_parts(&rest, gw);
         }
         (true, true) => {
-            let (x_len, gy_len) = chunk(pl.images_per_chunk);
+            let (x_len, gy_len) = chunk(plan.images_per_chunk);
             let partials: Vec<Vec<T>> = x
                 .par_chunks(x_len)
                 .zip(gy.par_chunks(gy_len))
@@ -574,7 +598,7 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
                 .collect();
             // Summed in chunk order (0, 1, …): reproducible for a given thread count.
             let parts: Vec<&[T]> = partials.iter().map(Vec::as_slice).collect();
-            sum_transposed(&parts, (pl.kg, pl.ckk), gw);
+            sum_transposed(&parts, (plan.out_channels_per_group, plan.ckk), gw);
         }
     }
     Ok(())
@@ -582,36 +606,37 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
 
 fn weight_grad_tile<T: Element>(
     g: &Conv2dGeometry,
-    pl: &Plan,
+    plan: &Plan,
     (t, gi): (Tile, usize),
     (x, gy, acc): (&[T], &[T], &mut [T]),
     s: &mut Scratch<T>,
     (accumulate, par): (bool, bool),
 ) {
-    let (kg, taps) = (pl.kg, pl.taps);
-    let gyt = gy_tile(pl, (t, gi), gy, &mut s.aux);
-    for (c0, cc) in pl.chan_blocks(t.nb) {
-        let cols = cols_block(g, pl, (t, gi), (c0, cc), x, (&mut s.cols, par));
+    let (out_channels_per_group, taps) = (plan.out_channels_per_group, plan.taps);
+    let gyt = gy_tile(plan, (t, gi), gy, &mut s.aux);
+    for (c0, cc) in plan.chan_blocks(t.images) {
+        let cols = cols_block(g, plan, (t, gi), (c0, cc), x, (&mut s.cols, par));
         // Columns c0·taps.. of this group's [K/g, C/g·kh·kw] block of gw, stored
         // column-major (as gwᵀ) when wide.
-        let at = gi * kg * pl.ckk + c0 * taps * if pl.wide { kg } else { 1 };
-        if pl.wide {
+        let at = gi * out_channels_per_group * plan.ckk
+            + c0 * taps * if plan.wide { out_channels_per_group } else { 1 };
+        if plan.wide {
             // gwᵀ block = cols · gyᵀ: the same memory as gw column-major, but with the
             // column matrix as the left operand `gemm` runs it 10–25 % faster.
             let mut dst = MatMut {
                 data: &mut acc[at..],
                 rows: cc * taps,
-                cols: kg,
-                rs: kg,
+                cols: out_channels_per_group,
+                rs: out_channels_per_group,
                 cs: 1,
             };
             gemm_into(&mut dst, cols, gyt.t(), accumulate, par);
         } else {
             let mut dst = MatMut {
                 data: &mut acc[at..],
-                rows: kg,
+                rows: out_channels_per_group,
                 cols: cc * taps,
-                rs: pl.ckk,
+                rs: plan.ckk,
                 cs: 1,
             };
             gemm_into(&mut dst, gyt, cols.t(), accumulate, par);

@@ -88,11 +88,11 @@ pub(crate) fn choose(
             Some(_) => {}
         }
     }
-    Ok(if plan.in_place(plan.nb) {
+    Ok(if plan.in_place(plan.images_per_tile) {
         ConvKernel::Pointwise
     } else {
         ConvKernel::Im2col {
-            images: plan.nb,
+            images: plan.images_per_tile,
             rows: plan.rows,
             channels: plan.chan_block,
         }

@@ -65,24 +65,28 @@ impl Tuning {
 /// The derived sizes and tiling decisions for one call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
-    pub(crate) cg: usize,
-    pub(crate) kg: usize,
+    /// Input channels per group: `C/g`.
+    pub(crate) in_channels_per_group: usize,
+    /// Output channels per group: `K/g`.
+    pub(crate) out_channels_per_group: usize,
     /// Rows of the column matrix: `C/g · kh · kw`.
     pub(crate) ckk: usize,
     /// `kh · kw`.
     pub(crate) taps: usize,
-    pub(crate) hw: usize,
+    /// Pixels of one input channel: `H · W`.
+    pub(crate) in_plane: usize,
     pub(crate) wo: usize,
     pub(crate) ho: usize,
-    pub(crate) p: usize,
+    /// Pixels of one output channel, i.e. output positions per image: `Ho · Wo`.
+    pub(crate) out_plane: usize,
     pub(crate) in_img: usize,
     pub(crate) out_img: usize,
     pub(crate) groups: usize,
     /// 1×1 kernel, stride 1, no padding: an image is its own column matrix.
     pub(crate) pointwise: bool,
     /// Images per tile (`> 1` only when whole images are small).
-    pub(crate) nb: usize,
-    /// Output rows per tile when `nb == 1`.
+    pub(crate) images_per_tile: usize,
+    /// Output rows per tile when `images_per_tile == 1`.
     pub(crate) rows: usize,
     /// Input channels per column block: a tile's column matrix is built and consumed in
     /// row blocks of `chan_block·kh·kw`, so each block stays cache-sized even on deep
@@ -100,9 +104,9 @@ pub(crate) struct Plan {
 impl Plan {
     pub(crate) fn new(g: &Conv2dGeometry, t: Tuning) -> Plan {
         let (ho, wo) = (g.out_h(), g.out_w());
-        let cg = g.in_channels_per_group();
-        let ckk = cg * g.kernel_h * g.kernel_w;
-        let p = ho * wo;
+        let in_channels_per_group = g.in_channels_per_group();
+        let ckk = in_channels_per_group * g.kernel_h * g.kernel_w;
+        let out_plane = ho * wo;
         let pointwise = g.kernel_h == 1
             && g.kernel_w == 1
             && g.stride_h == 1
@@ -120,17 +124,17 @@ impl Plan {
         let target = t.min_cols.max(t.tile_elems / ckk.max(1));
         let hard = t.scratch_elems.max(1);
         // A pointwise image already wide enough is used in place: no copy at all.
-        let nb = if p >= target || (pointwise && p >= t.min_cols) {
+        let images_per_tile = if out_plane >= target || (pointwise && out_plane >= t.min_cols) {
             1
         } else {
             // Batch whole small images until the tile is `target` wide.
             target
-                .div_ceil(p.max(1))
+                .div_ceil(out_plane.max(1))
                 .min(images_per_chunk)
-                .min(hard / (ckk * p).max(1))
+                .min(hard / (ckk * out_plane).max(1))
                 .max(1)
         };
-        let rows = if nb > 1 || pointwise {
+        let rows = if images_per_tile > 1 || pointwise {
             ho
         } else {
             // Bands of output rows about `target` wide, never above the hard cap.
@@ -138,60 +142,65 @@ impl Plan {
                 .min(hard / (ckk * wo).max(1))
                 .clamp(1, ho.max(1))
         };
-        let width = if nb > 1 { nb * p } else { rows * wo };
+        let width = if images_per_tile > 1 {
+            images_per_tile * out_plane
+        } else {
+            rows * wo
+        };
         let taps = g.kernel_h * g.kernel_w;
-        let chan_block = (t.tile_elems / (taps * width).max(1)).clamp(1, cg.max(1));
+        let chan_block =
+            (t.tile_elems / (taps * width).max(1)).clamp(1, in_channels_per_group.max(1));
         Plan {
-            cg,
+            in_channels_per_group,
             chan_block,
             taps,
-            kg: g.out_channels_per_group(),
+            out_channels_per_group: g.out_channels_per_group(),
             ckk,
-            hw: g.in_h * g.in_w,
+            in_plane: g.in_h * g.in_w,
             wo,
             ho,
-            p,
+            out_plane,
             in_img: g.in_channels * g.in_h * g.in_w,
-            out_img: g.out_channels * p,
+            out_img: g.out_channels * out_plane,
             groups: g.groups,
             pointwise,
-            nb,
+            images_per_tile,
             rows,
             par_images,
             images_per_chunk,
             threads,
             // Cache-resident weights transpose several times faster than the ~1.3 ns per
             // weight that streaming from memory costs, so they always pay.
-            wide: g.batch * p >= t.wide_cols || g.weight_len() <= t.tile_elems,
+            wide: g.batch * out_plane >= t.wide_cols || g.weight_len() <= t.tile_elems,
         }
     }
 
-    /// Whether a tile of `nb` images can use the input in place as its column matrix.
-    pub(crate) fn in_place(&self, nb: usize) -> bool {
-        self.pointwise && nb == 1
+    /// Whether a tile of `images` images can use the input in place as its column matrix.
+    pub(crate) fn in_place(&self, images: usize) -> bool {
+        self.pointwise && images == 1
     }
 
     /// The channel blocks `(first channel, count)` of one group: one block covering the
     /// group when the input is used directly as the column matrix.
-    pub(crate) fn chan_blocks(&self, nb: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let step = if self.in_place(nb) {
-            self.cg.max(1)
+    pub(crate) fn chan_blocks(&self, images: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let step = if self.in_place(images) {
+            self.in_channels_per_group.max(1)
         } else {
             self.chan_block
         };
-        (0..self.cg)
+        (0..self.in_channels_per_group)
             .step_by(step)
-            .map(move |c0| (c0, step.min(self.cg - c0)))
+            .map(move |c0| (c0, step.min(self.in_channels_per_group - c0)))
     }
 
     /// Tiles over `n_imgs` images, in order.
     pub(crate) fn tiles(&self, n_imgs: usize) -> impl Iterator<Item = Tile> + '_ {
-        let (nb, rows, ho) = (self.nb, self.rows.max(1), self.ho);
-        (0..n_imgs).step_by(nb).flat_map(move |n0| {
-            let nb = nb.min(n_imgs - n0);
+        let (per_tile, rows, ho) = (self.images_per_tile, self.rows.max(1), self.ho);
+        (0..n_imgs).step_by(per_tile).flat_map(move |n0| {
+            let images = per_tile.min(n_imgs - n0);
             (0..ho).step_by(rows).map(move |oh0| Tile {
                 n0,
-                nb,
+                images,
                 oh0,
                 oh1: (oh0 + rows).min(ho),
             })
@@ -199,28 +208,29 @@ impl Plan {
     }
 }
 
-/// `nb` images starting at `n0`, output rows `oh0..oh1` of each.
+/// `images` images starting at `n0`, output rows `oh0..oh1` of each.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tile {
     pub(crate) n0: usize,
-    pub(crate) nb: usize,
+    pub(crate) images: usize,
     pub(crate) oh0: usize,
     pub(crate) oh1: usize,
 }
 
 impl Tile {
-    /// Columns per image.
-    pub(crate) fn pt(&self, pl: &Plan) -> usize {
-        (self.oh1 - self.oh0) * pl.wo
+    /// Columns of the tile's column matrix per image: the `(oh1 - oh0) · Wo` output
+    /// positions of one image's band.
+    pub(crate) fn cols_per_image(&self, plan: &Plan) -> usize {
+        (self.oh1 - self.oh0) * plan.wo
     }
 
     /// Where image `b`'s band of a `channels`-channel block sits in its column matrix.
-    pub(crate) fn block(&self, pl: &Plan, b: usize, channels: usize) -> ColBlock {
+    pub(crate) fn block(&self, plan: &Plan, b: usize, channels: usize) -> ColBlock {
         ColBlock {
             oh0: self.oh0,
             oh1: self.oh1,
-            ld: self.nb * self.pt(pl),
-            col0: b * self.pt(pl),
+            ld: self.images * self.cols_per_image(plan),
+            col0: b * self.cols_per_image(plan),
             channels,
         }
     }
@@ -235,17 +245,21 @@ pub(crate) struct Scratch<T> {
 
 impl<T: Element> Scratch<T> {
     pub(crate) fn new(plan: &Plan) -> Self {
-        let width = if plan.nb > 1 {
-            plan.nb * plan.p
+        let width = if plan.images_per_tile > 1 {
+            plan.images_per_tile * plan.out_plane
         } else {
             plan.rows * plan.wo
         };
-        let cols = if plan.pointwise && plan.nb == 1 {
+        let cols = if plan.pointwise && plan.images_per_tile == 1 {
             0
         } else {
             plan.chan_block * plan.taps * width
         };
-        let aux = if plan.nb > 1 { plan.kg * width } else { 0 };
+        let aux = if plan.images_per_tile > 1 {
+            plan.out_channels_per_group * width
+        } else {
+            0
+        };
         Scratch {
             cols: vec![T::zero(); cols],
             aux: vec![T::zero(); aux],
