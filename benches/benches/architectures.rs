@@ -17,7 +17,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use convnet_nn::{Inference, Model, ParamStore, Tensor, TrainStep, labels};
+use convnet_nn::{Inference, Model, ParamStore, Tensor, TrainStep};
 use convnet_zoo::{AuxClassifierLoss, MODELS, ZooConfig, ZooError, build};
 use criterion::Criterion;
 
@@ -36,7 +36,7 @@ struct Case {
     inference: Inference<f32>,
     step: TrainStep<f32>,
     x: Tensor<f32>,
-    y: Tensor<f32>,
+    y: Vec<usize>,
 }
 
 impl Case {
@@ -49,7 +49,7 @@ impl Case {
         let mut shape = vec![batch];
         shape.extend_from_slice(model.input_shape());
         let x = Tensor::<f32>::normal(&shape, 0.0, 1.0, 2).expect("input");
-        let y = labels::<f32>(&(0..batch).map(|i| i % classes).collect::<Vec<_>>());
+        let y: Vec<usize> = (0..batch).map(|i| i % classes).collect();
         Case {
             params,
             inference,

@@ -7,7 +7,6 @@
 use std::hint::black_box;
 
 use convnet_autograd::{Feeds, Graph, ParamStore, Plan};
-use convnet_nn::loss::labels;
 use convnet_nn::{CrossEntropyLoss, Tensor};
 use convnet_zoo::ZooConfig;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -36,7 +35,7 @@ fn lenet_step(c: &mut Criterion) {
     let mut params = model.init_params(0).unwrap();
     let mut step = model.train_step(CrossEntropyLoss::new(), 0).unwrap();
     let x = Tensor::<f32>::normal(&[64, 1, 28, 28], 0.0, 1.0, 1).unwrap();
-    let y = labels::<f32>(&(0..64).map(|i| i % 10).collect::<Vec<_>>());
+    let y: Vec<usize> = (0..64).map(|i| i % 10).collect();
     let mut g = c.benchmark_group("executor");
     g.sample_size(20);
     g.bench_function("lenet5_train_step_b64", |b| {

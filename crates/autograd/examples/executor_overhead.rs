@@ -128,10 +128,12 @@ fn lenet_step() -> Result<()> {
         check_finite: false,
     };
     let (mut totals, mut kernels, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last_profile = Vec::new();
     for _ in 0..7 {
         let out = plan.run_with(&feeds, &p, opts)?;
         totals.push(out.total);
         kernels.push(out.node_time());
+        last_profile = out.timings;
         let t = Instant::now();
         plan.run(&feeds, &p)?;
         plain.push(t.elapsed());
@@ -147,6 +149,16 @@ fn lenet_step() -> Result<()> {
         overhead,
         100.0 * overhead.as_secs_f64() / total.as_secs_f64()
     );
+    // The per-node profile: the slowest nodes, with the kernel each convolution pass chose.
+    last_profile.sort_by_key(|t| std::cmp::Reverse(t.time));
+    println!("    slowest nodes of the last profiled step:");
+    for t in last_profile.iter().take(6) {
+        let kernel = t.kernel.as_deref().unwrap_or("-");
+        println!(
+            "    {:>10.1?}  {:<20} {:<40} {kernel}",
+            t.time, t.op, t.name
+        );
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@
 use convnet_tensor::Tensor;
 
 use crate::error::{AutogradError, Result};
-use crate::feeds::{FeedKey, Feeds};
+use crate::feeds::{FeedKey, Feeds, Value};
 use crate::grad::grad;
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
@@ -115,7 +115,7 @@ enum Slot {
 }
 
 struct Setup<'a> {
-    feeds: &'a Feeds,
+    feeds: &'a Feeds<f64>,
     params: &'a ParamStore<f64>,
     slots: Vec<Slot>,
     names: Vec<String>,
@@ -130,7 +130,7 @@ impl Setup<'_> {
         &self,
         values: &[Tensor<f64>],
         extra: &[(NodeId, Tensor<f64>)],
-    ) -> Result<(Feeds, ParamStore<f64>)> {
+    ) -> Result<(Feeds<f64>, ParamStore<f64>)> {
         let mut feeds = self.feeds.clone();
         let mut params = self.params.clone();
         for (i, (slot, v)) in self.slots.iter().zip(values).enumerate() {
@@ -192,7 +192,7 @@ pub fn check_gradients(
     graph: &Graph<f64>,
     y: NodeId,
     wrt: &[NodeId],
-    feeds: &Feeds,
+    feeds: &Feeds<f64>,
     params: &ParamStore<f64>,
     cfg: &GradCheckConfig,
 ) -> Result<GradCheckReport> {
@@ -229,12 +229,15 @@ pub fn check_gradients(
                     .ok_or_else(|| AutogradError::MissingFeed {
                         node: node.name.clone(),
                     })?;
-                let t = v.as_type::<f64>().ok_or_else(|| AutogradError::FeedDType {
-                    node: node.name.clone(),
-                    expected: convnet_tensor::DType::F64,
-                    got: v.dtype(),
-                })?;
-                (Slot::Feed(x), t)
+                let Value::Tensor(t) = v else {
+                    return Err(AutogradError::Grad {
+                        node: node.name.clone(),
+                        detail: "indices are not differentiable; check_gradients perturbs \
+                                 tensor inputs and parameters"
+                            .into(),
+                    });
+                };
+                (Slot::Feed(x), t.clone())
             }
             Op::Param(key) => (Slot::Param(key.clone()), params.require(key)?.clone()),
             _ => {
@@ -382,7 +385,9 @@ mod tests {
         };
         let bumped = perturbed(&strided.contiguous(), &unit(&[2, 3], 4), 0.5).unwrap();
         let (fed, _) = setup.with(std::slice::from_ref(&bumped), &[]).unwrap();
-        let fed = fed.values[&FeedKey::Node(x)].as_type::<f64>().unwrap();
+        let Value::Tensor(fed) = &fed.values[&FeedKey::Node(x)] else {
+            panic!("the perturbed feed is a tensor");
+        };
         assert_eq!(fed.strides(), strided.strides());
         assert_eq!(fed.to_vec(), bumped.to_vec());
         assert_eq!(fed.to_vec(), vec![0.0, 2.0, 4.0, 1.0, 3.5, 5.0]);

@@ -4,7 +4,7 @@
 //! mistake made while building a model, or a bad feed at run time, points at the layer that
 //! caused it rather than at a kernel deep inside the executor.
 
-use convnet_tensor::{DType, TensorError};
+use convnet_tensor::TensorError;
 use thiserror::Error;
 
 /// Errors from building, differentiating and running a graph.
@@ -51,12 +51,12 @@ pub enum AutogradError {
         expected: String,
         got: Vec<usize>,
     },
-    /// A feed has the wrong element type for the graph.
-    #[error("input `{node}`: fed a {got} tensor, the graph computes in {expected}")]
-    FeedDType {
+    /// A tensor fed to an index input, or indices to a tensor input.
+    #[error("input `{node}`: fed {got}, expected {expected}")]
+    FeedKind {
         node: String,
-        expected: DType,
-        got: DType,
+        expected: &'static str,
+        got: &'static str,
     },
     /// The plan's batch size could not be determined or disagrees with a feed.
     #[error("batch size: {detail}")]

@@ -1,5 +1,6 @@
-//! Running a plan: feeds checked, nodes evaluated in order, buffers dropped after their last
-//! reader, and elementwise nodes written in place into a dying operand's buffer.
+//! Running a plan: feeds checked, nodes evaluated in order by asking each op's rule, buffers
+//! dropped after their last reader, and elementwise nodes written in place into a dying
+//! operand's buffer.
 //!
 //! Optional check mode scans every value for NaN/∞ and names the first node that produced one;
 //! optional profiling records each node's wall time, so users can see where a step goes and we
@@ -8,13 +9,15 @@
 use std::time::{Duration, Instant};
 
 use convnet_tensor::{Element, Tensor};
+use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
-use crate::feeds::{FeedKey, Feeds};
+use crate::feeds::{FeedKey, Feeds, Value};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::params::ParamStore;
-use crate::plan::{Alloc, Plan};
+use crate::plan::{Alloc, Plan, Step};
+use crate::rule::{EvalArgs, EvalError, OpRule};
 use crate::shape::Dim;
 
 /// Switches for one run.
@@ -32,6 +35,8 @@ pub struct NodeTiming {
     pub node: NodeId,
     pub name: String,
     pub op: &'static str,
+    /// The kernel the op ran on, where it says (a convolution's chosen kernel).
+    pub kernel: Option<String>,
     pub time: Duration,
 }
 
@@ -55,9 +60,9 @@ impl<T: Element> RunOutput<T> {
 /// the step's inputs (still held: check mode never lets an op overwrite its operand).
 fn check_finite<T: Element>(
     t: &Tensor<T>,
-    s: &crate::plan::Step<T>,
-    steps: &[crate::plan::Step<T>],
-    values: &[Option<Tensor<T>>],
+    s: &Step<T>,
+    steps: &[Step<T>],
+    values: &[Option<Value<T>>],
 ) -> Result<()> {
     let data = t.data();
     let mut bad = data.iter().enumerate().filter(|(_, v)| !v.is_finite());
@@ -68,7 +73,10 @@ fn check_finite<T: Element>(
             s.inputs
                 .iter()
                 .map(|&p| match &values[p] {
-                    Some(v) => format!("`{}` {}", steps[p].name, describe(v)),
+                    Some(Value::Tensor(v)) => format!("`{}` {}", steps[p].name, describe(v)),
+                    Some(Value::Indices(ix)) => {
+                        format!("`{}` indices {:?}", steps[p].name, ix.shape())
+                    }
                     None => format!("`{}` (released)", steps[p].name),
                 })
                 .collect::<Vec<_>>()
@@ -115,64 +123,28 @@ fn describe<T: Element>(t: &Tensor<T>) -> String {
 
 impl<T: Element> Plan<T> {
     /// Runs the plan and returns the requested outputs in order.
-    pub fn run(&self, feeds: &Feeds, params: &ParamStore<T>) -> Result<Vec<Tensor<T>>> {
+    pub fn run(&self, feeds: &Feeds<T>, params: &ParamStore<T>) -> Result<Vec<Tensor<T>>> {
         Ok(self.run_with(feeds, params, RunOptions::default())?.outputs)
     }
 
     /// Runs with check mode and/or profiling.
     pub fn run_with(
         &self,
-        feeds: &Feeds,
+        feeds: &Feeds<T>,
         params: &ParamStore<T>,
         opts: RunOptions,
     ) -> Result<RunOutput<T>> {
         let start = Instant::now();
-        let mut fed: Vec<Option<Tensor<T>>> = vec![None; self.steps.len()];
-        for (key, value) in &feeds.values {
-            let step = match key {
-                FeedKey::Node(id) => self
-                    .step_of
-                    .get(id)
-                    .copied()
-                    .filter(|&s| matches!(self.steps[s].op, Op::Input)),
-                FeedKey::Name(n) => {
-                    let s = self
-                        .steps
-                        .iter()
-                        .position(|s| matches!(s.op, Op::Input) && &s.name == n);
-                    if s.is_none() && !self.graph_inputs.contains(n) {
-                        return Err(AutogradError::UnknownFeed { name: n.clone() });
-                    }
-                    s
-                }
-            };
-            let Some(step) = step else { continue };
-            let s = &self.steps[step];
-            let t = value
-                .as_type::<T>()
-                .ok_or_else(|| AutogradError::FeedDType {
-                    node: s.name.clone(),
-                    expected: T::DTYPE,
-                    got: value.dtype(),
-                })?;
-            if t.shape() != s.shape.as_slice() {
-                return Err(AutogradError::FeedShape {
-                    node: s.name.clone(),
-                    expected: format!("{:?}", s.shape),
-                    got: t.shape().to_vec(),
-                });
-            }
-            fed[step] = Some(t);
-        }
-
-        let mut values: Vec<Option<Tensor<T>>> = vec![None; self.steps.len()];
+        let mut values = self.take_feeds(feeds)?;
         let mut timings = Vec::new();
         for (i, s) in self.steps.iter().enumerate() {
             let t0 = opts.profile.then(Instant::now);
             let value = match &s.op {
-                Op::Input => fed[i].take().ok_or_else(|| AutogradError::MissingFeed {
-                    node: s.name.clone(),
-                })?,
+                Op::Input | Op::IndexInput => {
+                    values[i].take().ok_or_else(|| AutogradError::MissingFeed {
+                        node: s.name.clone(),
+                    })?
+                }
                 Op::Param(key) => {
                     let p = params.require(key)?;
                     if p.shape() != s.shape.as_slice() {
@@ -182,52 +154,28 @@ impl<T: Element> Plan<T> {
                             got: p.shape().to_vec(),
                         });
                     }
-                    p.clone()
+                    Value::Tensor(p.clone())
                 }
-                Op::Constant(c) => c.clone(),
-                Op::Fill(v) => Tensor::full(&s.shape, T::of_f64(*v)),
-                op => match (s.alloc, op) {
-                    (Alloc::InPlace(pos), Op::Unary(u)) => {
-                        let mut t = operand(&mut values[s.inputs[pos]], opts.check_finite)
-                            .ok_or_else(|| missing(s))?;
-                        t.map_unary_inplace(*u);
-                        t
-                    }
-                    (Alloc::InPlace(pos), Op::Binary(b)) => {
-                        let other = values[s.inputs[1 - pos]]
-                            .clone()
-                            .ok_or_else(|| missing(s))?;
-                        let mut t = operand(&mut values[s.inputs[pos]], opts.check_finite)
-                            .ok_or_else(|| missing(s))?;
-                        let r = t.zip_binary_inplace(*b, &other, pos == 1);
-                        r.map_err(|e| AutogradError::Tensor {
-                            op: b.name(),
-                            node: s.name.clone(),
-                            source: e,
-                        })?;
-                        t
-                    }
-                    _ => {
-                        let mut args: smallvec::SmallVec<[&Tensor<T>; 4]> =
-                            smallvec::SmallVec::new();
-                        for &p in &s.inputs {
-                            args.push(values[p].as_ref().ok_or_else(|| missing(s))?);
-                        }
-                        op.eval(&args, &s.shape)
-                            .map_err(|e| e.at(op.name(), &s.name))?
-                    }
-                },
+                Op::Constant(c) => Value::Tensor(c.clone()),
+                Op::Fill(v) => Value::Tensor(Tensor::full(&s.shape, T::of_f64(*v))),
+                Op::Apply(rule) => Value::Tensor(
+                    evaluate(rule.as_ref(), s, &mut values, opts.check_finite)
+                        .map_err(|e| e.at(rule.name(), &s.name))?,
+                ),
             };
             if let Some(t0) = t0 {
                 timings.push(NodeTiming {
                     node: s.node,
                     name: s.name.clone(),
                     op: s.op.name(),
+                    kernel: s.kernel.clone(),
                     time: t0.elapsed(),
                 });
             }
-            if opts.check_finite {
-                check_finite(&value, s, &self.steps, &values)?;
+            if opts.check_finite
+                && let Value::Tensor(t) = &value
+            {
+                check_finite(t, s, &self.steps, &values)?;
             }
             values[i] = Some(value);
             for &r in &s.release {
@@ -237,7 +185,11 @@ impl<T: Element> Plan<T> {
         let outputs = self
             .outputs
             .iter()
-            .map(|&o| values[o].clone().ok_or_else(|| missing(&self.steps[o])))
+            .map(|&o| match &values[o] {
+                Some(Value::Tensor(t)) => Ok(t.clone()),
+                Some(Value::Indices(ix)) => Ok(ix.to_tensor()),
+                None => Err(missing(&self.steps[o])),
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(RunOutput {
             outputs,
@@ -245,15 +197,94 @@ impl<T: Element> Plan<T> {
             total: start.elapsed(),
         })
     }
+
+    /// The feeds checked against their placeholders and placed in their steps' slots.
+    fn take_feeds(&self, feeds: &Feeds<T>) -> Result<Vec<Option<Value<T>>>> {
+        let mut slots: Vec<Option<Value<T>>> = vec![None; self.steps.len()];
+        for (key, value) in &feeds.values {
+            let step = match key {
+                FeedKey::Node(id) => self
+                    .step_of
+                    .get(id)
+                    .copied()
+                    .filter(|&s| self.steps[s].op.is_input()),
+                FeedKey::Name(n) => {
+                    let s = self
+                        .steps
+                        .iter()
+                        .position(|s| s.op.is_input() && &s.name == n);
+                    if s.is_none() && !self.graph_inputs.contains(n) {
+                        return Err(AutogradError::UnknownFeed { name: n.clone() });
+                    }
+                    s
+                }
+            };
+            let Some(step) = step else { continue };
+            let s = &self.steps[step];
+            let kind_error = |expected: &'static str, got: &'static str| AutogradError::FeedKind {
+                node: s.name.clone(),
+                expected,
+                got,
+            };
+            match (&s.op, value) {
+                (Op::Input, Value::Indices(_)) => return Err(kind_error("a tensor", "indices")),
+                (Op::IndexInput, Value::Tensor(_)) => {
+                    return Err(kind_error("indices", "a tensor"));
+                }
+                _ => {}
+            }
+            if value.shape() != s.shape.as_slice() {
+                return Err(AutogradError::FeedShape {
+                    node: s.name.clone(),
+                    expected: format!("{:?}", s.shape),
+                    got: value.shape().to_vec(),
+                });
+            }
+            slots[step] = Some(value.clone());
+        }
+        Ok(slots)
+    }
 }
 
-/// The operand an in-place op overwrites: taken (its last reader), or in check mode shared,
-/// so the write copies and the operand survives to be described if the result is not finite.
-fn operand<T: Element>(slot: &mut Option<Tensor<T>>, keep: bool) -> Option<Tensor<T>> {
-    if keep { slot.clone() } else { slot.take() }
+/// Evaluates one op step from the values computed so far. An in-place step takes its dying
+/// operand's buffer out of its slot (in check mode a shared copy, so the operand survives to
+/// be described if the result is not finite) and hands it to the op to overwrite.
+fn evaluate<T: Element>(
+    rule: &dyn OpRule<T>,
+    s: &Step<T>,
+    values: &mut [Option<Value<T>>],
+    keep_operands: bool,
+) -> std::result::Result<Tensor<T>, EvalError> {
+    let released = || EvalError::Index("operand was released before use".into());
+    if let Alloc::InPlace(pos) = s.alloc {
+        let slot = &mut values[s.inputs[pos]];
+        let taken = if keep_operands {
+            slot.clone()
+        } else {
+            slot.take()
+        };
+        let Some(Value::Tensor(mut target)) = taken else {
+            return Err(released());
+        };
+        let mut args: SmallVec<[Option<&Value<T>>; 4]> = SmallVec::new();
+        for (k, &p) in s.inputs.iter().enumerate() {
+            if k == pos {
+                args.push(None);
+            } else {
+                args.push(Some(values[p].as_ref().ok_or_else(released)?));
+            }
+        }
+        rule.eval_in_place(&mut target, pos, &EvalArgs::new(&args, &s.shape))?;
+        return Ok(target);
+    }
+    let mut args: SmallVec<[Option<&Value<T>>; 4]> = SmallVec::new();
+    for &p in &s.inputs {
+        args.push(Some(values[p].as_ref().ok_or_else(released)?));
+    }
+    rule.eval(&EvalArgs::new(&args, &s.shape))
 }
 
-fn missing<T: Element>(s: &crate::plan::Step<T>) -> AutogradError {
+fn missing<T: Element>(s: &Step<T>) -> AutogradError {
     // Unreachable when liveness is right; reported rather than panicking.
     AutogradError::Invalid {
         op: s.op.name(),
@@ -264,7 +295,7 @@ fn missing<T: Element>(s: &crate::plan::Step<T>) -> AutogradError {
 
 impl<T: Element> Graph<T> {
     /// The batch size implied by the feeds: the size fed for the first open (`B`) axis.
-    pub fn infer_batch(&self, feeds: &Feeds) -> Option<usize> {
+    pub fn infer_batch(&self, feeds: &Feeds<T>) -> Option<usize> {
         feeds.values.iter().find_map(|(key, value)| {
             let id = match key {
                 FeedKey::Node(id) => *id,
@@ -280,7 +311,7 @@ impl<T: Element> Graph<T> {
     pub fn run(
         &self,
         outputs: &[NodeId],
-        feeds: &Feeds,
+        feeds: &Feeds<T>,
         params: &ParamStore<T>,
     ) -> Result<Vec<Tensor<T>>> {
         Plan::compile(self, outputs, self.infer_batch(feeds))?.run(feeds, params)

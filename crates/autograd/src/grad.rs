@@ -1,7 +1,7 @@
 //! Reverse-mode differentiation by appending nodes.
 //!
 //! `grad` walks the graph backwards from `y` and, for each node on a path to one of `xs`, asks
-//! its family's gradient rule for the operand gradients, as new nodes. Because gradients are
+//! its op's gradient rule ([`crate::OpRule::grad`]) for the operand gradients, as new nodes. Because gradients are
 //! ordinary nodes, `grad` can be applied to them again (Hessian-vector products), and a whole
 //! training step — forward, loss and every parameter gradient — is one graph for the executor.
 //!
@@ -13,7 +13,8 @@ use convnet_tensor::Element;
 
 use crate::error::{AutogradError, Result};
 use crate::graph::{Graph, NodeId};
-use crate::op::vjp;
+use crate::op::Op;
+use crate::rule::{GradCtx, Grads};
 
 /// Gradients of the single-element node `y` with respect to each of `xs`.
 pub fn grad<T: Element>(g: &mut Graph<T>, y: NodeId, xs: &[NodeId]) -> Result<Vec<NodeId>> {
@@ -107,4 +108,37 @@ pub fn grad_with_seed<T: Element>(
             }
         })
         .collect()
+}
+
+/// Appends the nodes of one node's vector-Jacobian product: given `gy` (the gradient of the
+/// output), the gradient of each operand, checked against the operands' count and shapes (a
+/// user's rule that gets them wrong is named, not summed into a wrong shape).
+fn vjp<T: Element>(g: &mut Graph<T>, node: NodeId, gy: NodeId) -> Result<Grads> {
+    let inputs = g.inputs_unchecked(node);
+    let Op::Apply(rule) = g.node_unchecked(node).op.clone() else {
+        return Ok(Grads::from_elem(None, inputs.len()));
+    };
+    let grads = rule.grad(&mut GradCtx::new(g, inputs.clone(), node, gy))?;
+    let wrong = |detail: String| AutogradError::Grad {
+        node: g.node_unchecked(node).name.clone(),
+        detail: format!("the gradient rule of {}: {detail}", rule.name()),
+    };
+    if grads.len() != inputs.len() {
+        return Err(wrong(format!(
+            "gave {} gradient(s) for {} operand(s)",
+            grads.len(),
+            inputs.len()
+        )));
+    }
+    for (pos, (&x, d)) in inputs.iter().zip(&grads).enumerate() {
+        if let Some(d) = *d {
+            let (want, got) = (g.shape(x)?, g.shape(d)?);
+            if want != got {
+                return Err(wrong(format!(
+                    "gave shape {got} for operand {pos} of shape {want}"
+                )));
+            }
+        }
+    }
+    Ok(grads)
 }

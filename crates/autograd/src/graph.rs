@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use convnet_tensor::{Element, Tensor};
 use petgraph::Direction;
@@ -17,6 +18,7 @@ use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
 use crate::op::Op;
+use crate::rule::OpRule;
 use crate::shape::Shape;
 
 /// A handle to a node of one graph.
@@ -217,7 +219,7 @@ impl<T: Element> Graph<T> {
         self.node(id)?;
         let name = name.into();
         let node = &mut self.g[id.ix()];
-        if matches!(node.op, Op::Input) {
+        if node.op.is_input() {
             return Err(AutogradError::Invalid {
                 op: "set_name",
                 node: node.name.clone(),
@@ -233,17 +235,27 @@ impl<T: Element> Graph<T> {
     /// An input placeholder, fed by name at run time. `Shape::with_batch(&[1, 28, 28])` leaves
     /// the batch dimension open; a plain `&[usize]` fixes every dimension.
     pub fn input(&mut self, name: &str, shape: impl Into<Shape>) -> Result<NodeId> {
+        self.placeholder(Op::Input, name, shape.into())
+    }
+
+    /// An input placeholder fed [`crate::Indices`] (class labels), which only the index
+    /// operands of gather, scatter and one-hot accept.
+    pub fn index_input(&mut self, name: &str, shape: impl Into<Shape>) -> Result<NodeId> {
+        self.placeholder(Op::IndexInput, name, shape.into())
+    }
+
+    fn placeholder(&mut self, op: Op<T>, name: &str, shape: Shape) -> Result<NodeId> {
         if self.inputs_by_name.contains_key(name) {
             return Err(AutogradError::Invalid {
-                op: "input",
+                op: op.name(),
                 node: name.to_string(),
                 detail: "an input with this name already exists".into(),
             });
         }
         let id = self.add_node(
             Node {
-                op: Op::Input,
-                shape: shape.into(),
+                op,
+                shape,
                 name: name.to_string(),
             },
             &[],
@@ -332,20 +344,48 @@ impl<T: Element> Graph<T> {
 
     // ---- the door every op goes through ----------------------------------------------------
 
-    /// Adds an op node after checking its inputs and inferring its shape. Errors name the op,
-    /// the node's layer path and the operand shapes.
+    /// Applies an op — built-in or a user's [`OpRule`] — to operands, after checking them and
+    /// inferring the output shape. Errors name the op, the node's layer path and the operand
+    /// shapes.
+    pub fn apply(&mut self, rule: impl OpRule<T>, inputs: &[NodeId]) -> Result<NodeId> {
+        self.push(Op::Apply(Arc::new(rule)), inputs)
+    }
+
+    /// Adds an op node (see [`Graph::apply`]); leaves have their own constructors.
     pub fn push(&mut self, op: Op<T>, inputs: &[NodeId]) -> Result<NodeId> {
         for &i in inputs {
             self.node(i)?;
         }
         let name = self.fresh_name(op.name());
+        let Op::Apply(rule) = &op else {
+            return Err(AutogradError::Invalid {
+                op: op.name(),
+                node: name,
+                detail: "leaves are added with input/index_input/param/constant/fill".into(),
+            });
+        };
+        let index_operands = rule.index_operands();
+        for (pos, &i) in inputs.iter().enumerate() {
+            let operand = self.node_unchecked(i);
+            if matches!(operand.op, Op::IndexInput) && !index_operands.contains(&pos) {
+                return Err(AutogradError::Invalid {
+                    op: rule.name(),
+                    node: name,
+                    detail: format!(
+                        "operand {pos} `{}` holds indices; {} takes a float value there",
+                        operand.name,
+                        rule.name()
+                    ),
+                });
+            }
+        }
         let shape = {
             let shapes: SmallVec<[&Shape; 4]> = inputs
                 .iter()
                 .map(|&i| &self.node_unchecked(i).shape)
                 .collect();
-            op.infer_shape(&shapes, &self.options)
-                .map_err(|e| e.at(op.name(), &name))?
+            rule.shape(&shapes, &self.options)
+                .map_err(|e| e.at(rule.name(), &name))?
         };
         Ok(self.add_node(Node { op, shape, name }, inputs))
     }
@@ -369,7 +409,7 @@ impl<T: Element> Graph<T> {
         for id in self.node_ids() {
             let n = self.node_unchecked(id);
             let style = match n.op {
-                Op::Input => ", style=filled, fillcolor=\"#d8e8ff\"",
+                Op::Input | Op::IndexInput => ", style=filled, fillcolor=\"#d8e8ff\"",
                 Op::Param(_) => ", style=filled, fillcolor=\"#ffe8c8\"",
                 _ => "",
             };

@@ -23,6 +23,7 @@ use smallvec::SmallVec;
 use crate::error::{AutogradError, Result};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
+use crate::rule::OutputBuffer;
 
 /// How a step gets its output buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub(crate) struct Step<T: Element> {
     pub inputs: SmallVec<[usize; 4]>,
     pub shape: Vec<usize>,
     pub alloc: Alloc,
+    /// What the op runs on at these shapes, where it says (for profiles).
+    pub kernel: Option<String>,
     /// Steps whose values are dropped after this step runs.
     pub release: Vec<usize>,
 }
@@ -63,8 +66,10 @@ pub struct Plan<T: Element = f32> {
     external_bytes: usize,
 }
 
+/// The op may write into the buffer of an operand that dies at it.
 fn is_elementwise<T: Element>(op: &Op<T>) -> bool {
-    matches!(op, Op::Unary(_) | Op::Binary(_))
+    op.rule()
+        .is_some_and(|r| r.output_buffer() == OutputBuffer::Elementwise)
 }
 
 impl<T: Element> Plan<T> {
@@ -98,16 +103,26 @@ impl<T: Element> Plan<T> {
                     });
                 }
             };
-            let inputs = graph
+            let inputs: SmallVec<[usize; 4]> = graph
                 .inputs_unchecked(id)
                 .iter()
                 .map(|i| step_of[i])
                 .collect();
             let alloc = match &node.op {
-                Op::Input | Op::Param(_) | Op::Constant(_) => Alloc::External,
-                Op::Movement(m) if m.is_view() => Alloc::View,
-                _ => Alloc::Fresh,
+                Op::Input | Op::IndexInput | Op::Param(_) | Op::Constant(_) => Alloc::External,
+                Op::Fill(_) => Alloc::Fresh,
+                Op::Apply(rule) => match rule.output_buffer() {
+                    OutputBuffer::View => Alloc::View,
+                    OutputBuffer::Fresh | OutputBuffer::Elementwise => Alloc::Fresh,
+                },
             };
+            let kernel = node.op.rule().and_then(|rule| {
+                let operand_shapes: SmallVec<[&[usize]; 4]> = inputs
+                    .iter()
+                    .map(|&p: &usize| steps[p].shape.as_slice())
+                    .collect();
+                rule.kernel(&operand_shapes)
+            });
             step_of.insert(id, steps.len());
             steps.push(Step {
                 node: id,
@@ -116,6 +131,7 @@ impl<T: Element> Plan<T> {
                 inputs,
                 shape,
                 alloc,
+                kernel,
                 release: Vec::new(),
             });
         }
@@ -126,7 +142,7 @@ impl<T: Element> Plan<T> {
             batch,
             graph_inputs: graph
                 .node_ids()
-                .filter(|&id| matches!(graph.node_unchecked(id).op, Op::Input))
+                .filter(|&id| graph.node_unchecked(id).op.is_input())
                 .map(|id| graph.node_unchecked(id).name.clone())
                 .collect(),
             step_of,
@@ -278,6 +294,14 @@ impl<T: Element> Plan<T> {
     /// The batch size the plan was compiled for.
     pub fn batch(&self) -> Option<usize> {
         self.batch
+    }
+
+    /// `(node name, kernel)` for every planned node whose op says what it runs on (each
+    /// convolution pass and its chosen kernel), in execution order.
+    pub fn kernels(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.steps
+            .iter()
+            .filter_map(|s| Some((s.name.as_str(), s.kernel.as_deref()?)))
     }
 
     /// Names of the planned nodes in execution order.

@@ -219,8 +219,8 @@ fn pooling_adjoints_are_checked_as_ops() {
             (vec![1, 2, 2, 2], ANY),
         ],
         move |g, v| {
-            g.push(
-                convnet_autograd::Op::Pool(convnet_autograd::ops::pool::PoolOp::MaxPool2dGrad(p)),
+            g.apply(
+                convnet_autograd::ops::pool::PoolOp::MaxPool2dGrad(p),
                 &[v[0], v[1]],
             )
         },
@@ -236,8 +236,8 @@ fn pooling_adjoints_are_checked_as_ops() {
             (vec![1, 2, 4, 4], ANY),
         ],
         move |g, v| {
-            g.push(
-                convnet_autograd::Op::Pool(convnet_autograd::ops::pool::PoolOp::MaxPool2dSelect(p)),
+            g.apply(
+                convnet_autograd::ops::pool::PoolOp::MaxPool2dSelect(p),
                 &[v[0], v[1]],
             )
         },
@@ -251,11 +251,8 @@ fn pooling_adjoints_are_checked_as_ops() {
         &[(vec![1, 2, 2, 2], ANY)],
         move |g, v| {
             let shape = convnet_autograd::Shape::fixed(&[1, 2, 4, 4]);
-            g.push(
-                convnet_autograd::Op::Pool(convnet_autograd::ops::pool::PoolOp::AvgPool2dGrad {
-                    params: p,
-                    shape,
-                }),
+            g.apply(
+                convnet_autograd::ops::pool::PoolOp::AvgPool2dGrad { params: p, shape },
                 &[v[0]],
             )
         },

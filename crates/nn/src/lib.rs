@@ -12,8 +12,8 @@
 //!   [`Maxout`], [`Concat`], [`Residual`], [`Sequential`], [`Activation`] (ReLU, Leaky ReLU,
 //!   ELU, GELU, sigmoid, tanh, softmax, log-softmax).
 //! - Losses ([`loss`]): MSE, MAE, mean bias error, multiclass hinge, cross-entropy from logits
-//!   (label smoothing), NLL, BCE with logits. Classification labels are fed as a `[B]` tensor
-//!   of class indices stored as floats ([`loss::labels`]).
+//!   (label smoothing), NLL, BCE with logits. Classification labels are fed as class indices
+//!   (`&[usize]`, see [`Targets`]), which reach the gather kernel as they are.
 //! - [`Model`]: one definition, two graphs — [`TrainStep`] (train mode: loss, gradients,
 //!   BatchNorm statistics updates, seeded Dropout masks) and [`Inference`] (eval mode) — so the
 //!   wrong mode cannot be used by accident.
@@ -36,7 +36,7 @@
 //! let mut params = model.init_params(0).unwrap();
 //! let mut step = model.train_step(CrossEntropyLoss::new(), 0).unwrap();
 //! let x = Tensor::<f32>::normal(&[4, 1, 28, 28], 0.0, 1.0, 1).unwrap();
-//! let out = step.run(&mut params, &x, &labels(&[0, 1, 2, 3])).unwrap();
+//! let out = step.run(&mut params, &x, &[0, 1, 2, 3]).unwrap();
 //! assert!(out.loss > 0.0 && out.grads.contains_key("0.weight"));
 //! ```
 
@@ -66,11 +66,11 @@ pub use layers::{
 };
 pub use loss::{
     BceWithLogitsLoss, CrossEntropyLoss, HingeLoss, Loss, MaeLoss, MeanBiasError, MseLoss, NllLoss,
-    labels,
+    TargetKind, Targets, labels,
 };
 pub use model::{
     INPUT, Inference, LayerTrace, Model, ModelBuilder, ModelGraph, PassKernels, StepOutput,
-    TARGETS, TrainStep, any_tensor,
+    TARGETS, TrainStep,
 };
 pub use module::{Ctx, LayerInfo, LayerRecord, Mode, Module, ParamSpec, RandomInput, StateUpdate};
 pub use summary::{Summary, SummaryRow};
@@ -80,7 +80,7 @@ pub mod prelude {
     pub use crate::layers::*;
     pub use crate::loss::{
         BceWithLogitsLoss, CrossEntropyLoss, HingeLoss, Loss, MaeLoss, MeanBiasError, MseLoss,
-        NllLoss, labels,
+        NllLoss, Targets, labels,
     };
     pub use crate::{
         Element, Inference, Init, Mode, Model, Module, NnError, ParamStore, Shape, Tensor,

@@ -1,28 +1,93 @@
 //! Losses as graph compositions, each a mean over the batch (PyTorch's default reduction).
 //!
-//! How targets are fed: classification losses ([`CrossEntropyLoss`], [`NllLoss`],
-//! [`HingeLoss`]) take integer class labels as a `[B]` tensor of the model's element type
-//! holding the class indices as floats (0.0, 1.0, …; build one with [`labels`]). The graph picks
-//! each sample's class with `take_along_axis`, and a label that is negative, fractional or
-//! ≥ the class count is reported at run time naming the node. Regression losses ([`MseLoss`],
-//! [`MaeLoss`], [`MeanBiasError`]) and [`BceWithLogitsLoss`] take targets shaped like the
-//! output. [`Loss::targets_shape`] says which.
+//! How targets are fed ([`Targets`]): classification losses ([`CrossEntropyLoss`], [`NllLoss`],
+//! [`HingeLoss`]) take class labels `[B]` as indices (`&[usize]`), which reach the gather kernel
+//! as they are, through an index input of the graph. A label ≥ the class count is reported at
+//! run time naming the node. Regression losses ([`MseLoss`], [`MaeLoss`], [`MeanBiasError`])
+//! and [`BceWithLogitsLoss`] take a tensor shaped like the output. [`Loss::target_kind`] and
+//! [`Loss::targets_shape`] say which.
 
 use std::fmt::Debug;
 
-use convnet_autograd::{Graph, NodeId, Shape};
+use convnet_autograd::{Graph, Indices, NodeId, Shape, Value};
 use convnet_tensor::{Element, Tensor};
 
 use crate::error::{NnError, Result};
 
-/// Class indices as a `[B]` float tensor, the form classification losses are fed.
+/// Class indices as a `[B]` float tensor (whole numbers as floats). Classification losses
+/// are best fed the indices themselves ([`Targets::Classes`]); this float form is accepted too.
 pub fn labels<T: Element>(classes: &[usize]) -> Tensor<T> {
     Tensor::from_fn(&[classes.len()], |i| T::of_usize(classes[i]))
+}
+
+/// What a loss compares the model output with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// Class labels `[B]`, fed as indices.
+    Classes,
+    /// A tensor (shaped like the output, for the losses here).
+    Values,
+}
+
+/// The targets of one batch: class labels or a tensor. `&[usize]`, `&Vec<usize>` and
+/// `&Tensor<T>` convert into it, so `step.run(&mut params, &x, &labels)` reads naturally.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a, T: Element> {
+    Classes(&'a [usize]),
+    Values(&'a Tensor<T>),
+}
+
+impl<'a, T: Element> From<&'a [usize]> for Targets<'a, T> {
+    fn from(c: &'a [usize]) -> Self {
+        Targets::Classes(c)
+    }
+}
+
+impl<'a, T: Element> From<&'a Vec<usize>> for Targets<'a, T> {
+    fn from(c: &'a Vec<usize>) -> Self {
+        Targets::Classes(c)
+    }
+}
+
+impl<'a, T: Element, const N: usize> From<&'a [usize; N]> for Targets<'a, T> {
+    fn from(c: &'a [usize; N]) -> Self {
+        Targets::Classes(c)
+    }
+}
+
+impl<'a, T: Element> From<&'a Tensor<T>> for Targets<'a, T> {
+    fn from(t: &'a Tensor<T>) -> Self {
+        Targets::Values(t)
+    }
+}
+
+impl<T: Element> Targets<'_, T> {
+    /// The feed for a loss of `kind`: labels as indices (a float tensor of whole numbers is
+    /// converted once here), values as the tensor. Classes given to a loss of values is an
+    /// error naming the loss.
+    pub fn to_feed(self, kind: TargetKind, loss: &'static str) -> Result<Value<T>> {
+        match (self, kind) {
+            (Targets::Classes(c), TargetKind::Classes) => Ok(Indices::vector(c).into()),
+            (Targets::Values(t), TargetKind::Classes) => Indices::from_floats(t)
+                .map(Value::from)
+                .map_err(|e| NnError::Loss {
+                    loss,
+                    detail: format!("labels: {e}"),
+                }),
+            (Targets::Values(t), TargetKind::Values) => Ok(t.clone().into()),
+            (Targets::Classes(_), TargetKind::Values) => Err(NnError::Loss {
+                loss,
+                detail: "takes a target tensor shaped like the output, not class labels".into(),
+            }),
+        }
+    }
 }
 
 /// A loss: how its targets are shaped and how it is computed from the model output.
 pub trait Loss<T: Element = f32>: Send + Sync + Debug {
     fn name(&self) -> &'static str;
+    /// Whether the targets are class labels (fed as indices) or a tensor.
+    fn target_kind(&self) -> TargetKind;
     /// The shape of the targets placeholder for a model output of shape `output`.
     fn targets_shape(&self, output: &Shape) -> Result<Shape>;
     /// Appends the scalar loss.
@@ -174,6 +239,9 @@ macro_rules! elementwise_loss {
             fn name(&self) -> &'static str {
                 $name
             }
+            fn target_kind(&self) -> TargetKind {
+                TargetKind::Values
+            }
             fn targets_shape(&self, output: &Shape) -> Result<Shape> {
                 Ok(output.clone())
             }
@@ -222,6 +290,9 @@ impl<T: Element> Loss<T> for CrossEntropyLoss {
     fn name(&self) -> &'static str {
         "cross_entropy"
     }
+    fn target_kind(&self) -> TargetKind {
+        TargetKind::Classes
+    }
     fn targets_shape(&self, output: &Shape) -> Result<Shape> {
         label_shape(output, "cross_entropy")
     }
@@ -238,6 +309,9 @@ impl<T: Element> Loss<T> for NllLoss {
     fn name(&self) -> &'static str {
         "nll"
     }
+    fn target_kind(&self) -> TargetKind {
+        TargetKind::Classes
+    }
     fn targets_shape(&self, output: &Shape) -> Result<Shape> {
         label_shape(output, "nll")
     }
@@ -253,6 +327,9 @@ pub struct HingeLoss;
 impl<T: Element> Loss<T> for HingeLoss {
     fn name(&self) -> &'static str {
         "hinge"
+    }
+    fn target_kind(&self) -> TargetKind {
+        TargetKind::Classes
     }
     fn targets_shape(&self, output: &Shape) -> Result<Shape> {
         label_shape(output, "hinge")

@@ -18,14 +18,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use convnet_autograd::{
-    AnyTensor, Feeds, Graph, GraphOptions, NodeId, ParamStore, Plan, PlanCache, RunOptions, Shape,
-    grad,
+    Feeds, Graph, GraphOptions, NodeId, ParamStore, Plan, PlanCache, RunOptions, Shape, grad,
 };
 use convnet_tensor::kernels::conv::{ConvAlgorithm, ConvKernel, choose_kernel};
 use convnet_tensor::{ConvnetRng, Element, Tensor, rng_from_seed};
 
 use crate::error::{NnError, Result};
-use crate::loss::Loss;
+use crate::loss::{Loss, TargetKind, Targets};
 use crate::module::{Ctx, LayerRecord, Mode, Module, ParamSpec, RandomInput, StateUpdate};
 use crate::summary::Summary;
 
@@ -131,7 +130,7 @@ impl<T: Element> ModelGraph<T> {
     /// Fresh Dropout masks for a batch, drawn from `rng`, added to `feeds`.
     pub fn fill_random_inputs(
         &self,
-        feeds: &mut Feeds,
+        feeds: &mut Feeds<T>,
         batch: usize,
         rng: &mut ConvnetRng,
     ) -> Result<()> {
@@ -142,7 +141,7 @@ impl<T: Element> ModelGraph<T> {
             let k = T::of_f64(keep);
             feeds.insert(
                 r.node,
-                any_tensor(u.map(move |v| if v < k { scale } else { T::zero() })),
+                u.map(move |v| if v < k { scale } else { T::zero() }),
             );
         }
         Ok(())
@@ -316,14 +315,13 @@ impl<T: Element> Model<T> {
     /// `(layer, [forward, input gradient, weight gradient])`, the input gradient `None` for a
     /// convolution reading the model's input (training never computes it).
     pub fn conv_kernels(&self, batch: usize) -> Result<Vec<(String, PassKernels)>> {
-        use convnet_autograd::op::Op;
         use convnet_autograd::ops::conv::ConvOp;
         use convnet_tensor::kernels::direct::Pass;
         let mg = self.build_graph(Mode::Eval)?;
         let g = &mg.graph;
         let mut out = Vec::new();
         for id in g.node_ids() {
-            let Op::Conv(ConvOp::Conv2d(p)) = &g.node(id)?.op else {
+            let Some(ConvOp::Conv2d(p)) = g.node(id)?.op.rule_as::<ConvOp>() else {
                 continue;
             };
             let inputs = g.inputs(id)?;
@@ -376,27 +374,32 @@ impl<T: Element> Model<T> {
     }
 }
 
-/// A feed value from a generic tensor (autograd converts only concrete `Tensor<f32/f64>`).
-pub fn any_tensor<T: Element>(t: Tensor<T>) -> AnyTensor {
-    let b: Box<dyn std::any::Any> = Box::new(t);
-    match b.downcast::<Tensor<f32>>() {
-        Ok(t) => AnyTensor::F32(*t),
-        Err(b) => match b.downcast::<Tensor<f64>>() {
-            Ok(t) => AnyTensor::F64(*t),
-            // `Element` is sealed to f32 and f64, so this arm is never taken.
-            Err(_) => AnyTensor::F64(Tensor::zeros(&[0])),
-        },
-    }
-}
-
-/// Adds the targets placeholder and the loss to a model graph.
-fn attach_loss<T: Element>(mg: &mut ModelGraph<T>, loss: &dyn Loss<T>) -> Result<(NodeId, NodeId)> {
+/// Adds the targets placeholder (an index input for class labels) and the loss to a model
+/// graph.
+fn attach_loss<T: Element>(mg: &mut ModelGraph<T>, loss: &dyn Loss<T>) -> Result<AttachedLoss> {
     let ts = loss.targets_shape(mg.graph.shape(mg.output)?)?;
-    let targets = mg.graph.input(TARGETS, ts)?;
+    let targets = match loss.target_kind() {
+        TargetKind::Classes => mg.graph.index_input(TARGETS, ts)?,
+        TargetKind::Values => mg.graph.input(TARGETS, ts)?,
+    };
     let l = mg
         .graph
         .scope("loss", |g| loss.build(g, mg.output, targets))?;
-    Ok((targets, l))
+    Ok(AttachedLoss {
+        targets,
+        loss: l,
+        kind: loss.target_kind(),
+        name: loss.name(),
+    })
+}
+
+/// A loss added to a graph: its targets placeholder, its output, and how it is fed.
+#[derive(Debug, Clone, Copy)]
+struct AttachedLoss {
+    targets: NodeId,
+    loss: NodeId,
+    kind: TargetKind,
+    name: &'static str,
 }
 
 /// Checks an input batch against the model's per-sample shape; returns the batch size.
@@ -439,6 +442,8 @@ pub struct TrainStep<T: Element = f32> {
     mg: ModelGraph<T>,
     targets: NodeId,
     loss: NodeId,
+    target_kind: TargetKind,
+    loss_name: &'static str,
     /// (parameter name, gradient node).
     param_grads: Vec<(String, NodeId)>,
     /// Row layers with the gradient node of their output.
@@ -450,7 +455,8 @@ pub struct TrainStep<T: Element = f32> {
 
 impl<T: Element> TrainStep<T> {
     fn new(model: &Model<T>, mut mg: ModelGraph<T>, loss: &dyn Loss<T>, seed: u64) -> Result<Self> {
-        let (targets, l) = attach_loss(&mut mg, loss)?;
+        let attached = attach_loss(&mut mg, loss)?;
+        let (targets, l) = (attached.targets, attached.loss);
         let mut wrt = Vec::new();
         let mut names = Vec::new();
         for p in model
@@ -476,6 +482,8 @@ impl<T: Element> TrainStep<T> {
             mg,
             targets,
             loss: l,
+            target_kind: attached.kind,
+            loss_name: attached.name,
             param_grads,
             layer_grads,
             rng: rng_from_seed(seed),
@@ -536,36 +544,37 @@ impl<T: Element> TrainStep<T> {
     /// One step on a batch: returns loss, output and gradients, and writes BatchNorm's new
     /// running statistics into `params`. `targets` as the loss expects (labels `[B]` of class
     /// indices for classification losses; see [`crate::loss`]).
-    pub fn run(
+    pub fn run<'t>(
         &mut self,
         params: &mut ParamStore<T>,
         input: &Tensor<T>,
-        targets: &Tensor<T>,
+        targets: impl Into<Targets<'t, T>>,
     ) -> Result<StepOutput<T>> {
-        self.run_impl(params, input, targets, false)
+        self.run_impl(params, input, targets.into(), false)
     }
 
     /// Like [`TrainStep::run`], also returning every layer's output and its gradient.
-    pub fn run_inspect(
+    pub fn run_inspect<'t>(
         &mut self,
         params: &mut ParamStore<T>,
         input: &Tensor<T>,
-        targets: &Tensor<T>,
+        targets: impl Into<Targets<'t, T>>,
     ) -> Result<StepOutput<T>> {
-        self.run_impl(params, input, targets, true)
+        self.run_impl(params, input, targets.into(), true)
     }
 
     fn run_impl(
         &mut self,
         params: &mut ParamStore<T>,
         input: &Tensor<T>,
-        targets: &Tensor<T>,
+        targets: Targets<'_, T>,
         inspect: bool,
     ) -> Result<StepOutput<T>> {
         let batch = batch_of(&self.mg, input)?;
-        let mut feeds = Feeds::new()
-            .with(self.mg.input, any_tensor(input.clone()))
-            .with(self.targets, any_tensor(targets.clone()));
+        let mut feeds = Feeds::new().with(self.mg.input, input.clone()).with(
+            self.targets,
+            targets.to_feed(self.target_kind, self.loss_name)?,
+        );
         self.mg
             .fill_random_inputs(&mut feeds, batch, &mut self.rng)?;
         let options = self.options;
@@ -622,7 +631,7 @@ impl<T: Element> TrainStep<T> {
 #[derive(Debug)]
 pub struct Inference<T: Element = f32> {
     mg: ModelGraph<T>,
-    loss: Option<(NodeId, NodeId)>,
+    loss: Option<AttachedLoss>,
     plans: PlanCache<T>,
 }
 
@@ -648,7 +657,7 @@ impl<T: Element> Inference<T> {
         &self,
         nodes: &[NodeId],
         params: &ParamStore<T>,
-        feeds: &Feeds,
+        feeds: &Feeds<T>,
         batch: usize,
     ) -> Result<Vec<Tensor<T>>> {
         let plan = self.plans.get(&self.mg.graph, nodes, Some(batch))?;
@@ -658,7 +667,7 @@ impl<T: Element> Inference<T> {
     /// The model output for a batch.
     pub fn forward(&self, params: &ParamStore<T>, input: &Tensor<T>) -> Result<Tensor<T>> {
         let batch = batch_of(&self.mg, input)?;
-        let feeds = Feeds::new().with(self.mg.input, any_tensor(input.clone()));
+        let feeds = Feeds::new().with(self.mg.input, input.clone());
         let mut out = self.run_nodes(&[self.mg.output], params, &feeds, batch)?;
         out.pop()
             .ok_or_else(|| NnError::Usage("missing output".into()))
@@ -671,7 +680,7 @@ impl<T: Element> Inference<T> {
         input: &Tensor<T>,
     ) -> Result<(Tensor<T>, Vec<LayerTrace<T>>)> {
         let batch = batch_of(&self.mg, input)?;
-        let feeds = Feeds::new().with(self.mg.input, any_tensor(input.clone()));
+        let feeds = Feeds::new().with(self.mg.input, input.clone());
         let rows: Vec<&LayerRecord> = self.mg.layers.iter().filter(|r| r.row).collect();
         let mut nodes = vec![self.mg.output];
         nodes.extend(rows.iter().map(|r| r.output));
@@ -693,19 +702,21 @@ impl<T: Element> Inference<T> {
     }
 
     /// `(loss, output)` against targets; only for runners made by [`Model::evaluator`].
-    pub fn evaluate(
+    pub fn evaluate<'t>(
         &self,
         params: &ParamStore<T>,
         input: &Tensor<T>,
-        targets: &Tensor<T>,
+        targets: impl Into<Targets<'t, T>>,
     ) -> Result<(f64, Tensor<T>)> {
-        let (tnode, lnode) = self.loss.ok_or_else(|| {
+        let attached = self.loss.as_ref().ok_or_else(|| {
             NnError::Usage("this runner has no loss; build it with Model::evaluator".into())
         })?;
         let batch = batch_of(&self.mg, input)?;
+        let targets = targets.into().to_feed(attached.kind, attached.name)?;
+        let (tnode, lnode) = (attached.targets, attached.loss);
         let feeds = Feeds::new()
-            .with(self.mg.input, any_tensor(input.clone()))
-            .with(tnode, any_tensor(targets.clone()));
+            .with(self.mg.input, input.clone())
+            .with(tnode, targets);
         let mut out = self
             .run_nodes(&[lnode, self.mg.output], params, &feeds, batch)?
             .into_iter();

@@ -5,7 +5,7 @@
 
 use convnet_nn::autograd::Plan;
 use convnet_nn::prelude::*;
-use convnet_nn::{Feeds, Graph, NodeId, any_tensor, loss};
+use convnet_nn::{Feeds, Graph, NodeId, loss};
 
 /// Evaluates `f(pred, target)` on a fresh graph.
 fn eval_loss(
@@ -17,9 +17,7 @@ fn eval_loss(
     let x = g.input("pred", pred.shape()).unwrap();
     let t = g.input("target", target.shape()).unwrap();
     let l = f(&mut g, x, t).unwrap();
-    let feeds = Feeds::new()
-        .with(x, any_tensor(pred.clone()))
-        .with(t, any_tensor(target.clone()));
+    let feeds = Feeds::new().with(x, pred.clone()).with(t, target.clone());
     let out = Plan::compile(&g, &[l], None)
         .unwrap()
         .run(&feeds, &ParamStore::new())
@@ -109,7 +107,7 @@ fn local_response_norm_matches_the_formula_in_both_conventions() {
         let x = Tensor::<f64>::normal(&[2, 7, 2, 3], 0.0, 2.0, 11).unwrap();
         let want = lrn_reference(&x, &lrn);
         let input = x.to_vec();
-        let feeds = Feeds::new().with(mg.input, any_tensor(x));
+        let feeds = Feeds::new().with(mg.input, x);
         let got = Plan::compile(&mg.graph, &[mg.output], Some(2))
             .unwrap()
             .run(&feeds, &model.init_params(1).unwrap())

@@ -6,7 +6,7 @@ mod common;
 use common::gradcheck_module;
 use convnet_nn::autograd::{GradCheckConfig, check_gradients};
 use convnet_nn::prelude::*;
-use convnet_nn::{Feeds, Graph, NodeId, any_tensor, loss};
+use convnet_nn::{Feeds, Graph, NodeId, loss};
 
 #[test]
 fn linear_and_maxout() {
@@ -171,9 +171,7 @@ fn check_loss(name: &str, f: LossFn, targets: Tensor<f64>, wrt_targets: bool) {
     let t = g.input("t", targets.shape()).unwrap();
     let l = f(&mut g, x, t).unwrap();
     let xv = Tensor::<f64>::normal(&[4, 3], 0.0, 1.0, 7).unwrap();
-    let feeds = Feeds::new()
-        .with(x, any_tensor(xv))
-        .with(t, any_tensor(targets));
+    let feeds = Feeds::new().with(x, xv).with(t, targets);
     let wrt: Vec<NodeId> = if wrt_targets { vec![x, t] } else { vec![x] };
     let cfg = GradCheckConfig::default();
     let r = check_gradients(&g, l, &wrt, &feeds, &ParamStore::new(), &cfg).unwrap();
@@ -230,9 +228,10 @@ fn a_whole_small_cnn_with_loss() {
     let mg = step.graph();
     let params = model.init_params(4).unwrap();
     let x = Tensor::<f64>::normal(&[3, 1, 4, 4], 0.0, 1.0, 5).unwrap();
-    let mut feeds = Feeds::new()
-        .with(mg.input, any_tensor(x))
-        .with(step.targets_node(), any_tensor(labels::<f64>(&[0, 1, 2])));
+    let mut feeds = Feeds::new().with(mg.input, x).with(
+        step.targets_node(),
+        convnet_nn::autograd::Indices::vector(&[0, 1, 2]),
+    );
     mg.fill_random_inputs(&mut feeds, 3, &mut convnet_nn::rng_from_seed(6))
         .unwrap();
     let wrt: Vec<NodeId> = model

@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use convnet_datasets::DataLoader;
 use convnet_nn::autograd::RunOptions;
-use convnet_nn::loss::labels;
 use convnet_nn::{Inference, Loss, Model, ParamStore, TrainStep};
 use convnet_optim::schedule::Scheduler;
 use convnet_optim::{Optimizer, clip_grad_norm};
@@ -364,7 +363,7 @@ impl Trainer {
             self.position.step + 1,
             self.position.epoch + 1
         );
-        let out = match self.step.run(&mut self.params, images, &labels(targets)) {
+        let out = match self.step.run(&mut self.params, images, targets) {
             Err(e) if self.check_numerics => {
                 return Err(TrainError::Training(format!("check numerics at {at}: {e}")));
             }
@@ -378,7 +377,7 @@ impl Trainer {
                 check_finite: true,
                 ..RunOptions::default()
             });
-            let rerun = self.step.run(&mut self.params, images, &labels(targets));
+            let rerun = self.step.run(&mut self.params, images, targets);
             self.step.set_run_options(RunOptions::default());
             let found = match rerun {
                 Err(e) => format!("the first non-finite value: {e}"),
@@ -561,7 +560,7 @@ pub fn evaluate(
     let limit = limit_batches.unwrap_or(usize::MAX);
     for batch in loader.epoch(0).take(limit) {
         let batch = batch?;
-        let (loss, logits) = evaluator.evaluate(params, &batch.images, &labels(&batch.labels))?;
+        let (loss, logits) = evaluator.evaluate(params, &batch.images, &batch.labels)?;
         running.add(loss, &logits, &batch.labels);
         for (t, row) in confusion_matrix(&logits, &batch.labels, classes)
             .iter()

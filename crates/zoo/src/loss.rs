@@ -9,7 +9,7 @@
 //! trainer can use it for every zoo model.
 
 use convnet_nn::loss::cross_entropy;
-use convnet_nn::{Element, Graph, Loss, NodeId, Shape};
+use convnet_nn::{Element, Graph, Loss, NodeId, Shape, TargetKind};
 
 use crate::googlenet::{AUX1_LOGITS, AUX2_LOGITS};
 
@@ -47,6 +47,9 @@ impl AuxClassifierLoss {
 impl<T: Element> Loss<T> for AuxClassifierLoss {
     fn name(&self) -> &'static str {
         "aux_classifier_cross_entropy"
+    }
+    fn target_kind(&self) -> TargetKind {
+        TargetKind::Classes
     }
     fn targets_shape(&self, output: &Shape) -> convnet_nn::Result<Shape> {
         if output.rank() != 2 {

@@ -4,7 +4,7 @@
 //! batch statistics, fixed dropout masks) unless noted.
 
 use convnet_nn::autograd::{GradCheckConfig, check_gradients};
-use convnet_nn::{Feeds, Mode, ParamStore, Tensor, any_tensor, rng_from_seed};
+use convnet_nn::{Feeds, Mode, ParamStore, Tensor, rng_from_seed};
 use convnet_zoo::{ZooConfig, build};
 
 fn gradcheck(name: &str, cfg: ZooConfig, batch: usize) {
@@ -30,7 +30,7 @@ fn gradcheck_in(name: &str, cfg: ZooConfig, batch: usize, mode: Mode) {
     let mut shape = vec![batch];
     shape.extend_from_slice(model.input_shape());
     let x = Tensor::<f64>::normal(&shape, 0.0, 1.0, 12).unwrap();
-    let mut feeds = Feeds::new().with(mg.input, any_tensor(x));
+    let mut feeds = Feeds::new().with(mg.input, x);
     mg.fill_random_inputs(&mut feeds, batch, &mut rng_from_seed(13))
         .unwrap();
     let mut wrt = vec![mg.input];

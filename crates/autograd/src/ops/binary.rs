@@ -5,44 +5,66 @@
 //! below never deal with it: the `Expand` node's own gradient (a sum over the expanded axes)
 //! takes care of it, and that logic exists once, in `movement.rs`.
 
-use convnet_tensor::Element;
+use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
 use crate::error::{AutogradError, Result};
-use crate::graph::{Graph, NodeId};
-use crate::op::{Grads, Op, RuleError, RuleResult, arity};
+use crate::graph::{Graph, GraphOptions, NodeId};
 use crate::ops::unary::{Leaves, build_expr};
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, OutputBuffer, RuleError, arity};
 use crate::shape::{Shape, broadcast};
 
 /// The elementwise functions of two arguments, defined (value and derivative) in
 /// [`convnet_tensor::scalar`].
 pub use convnet_tensor::scalar::Binary as BinaryOp;
 
-/// The gradients w.r.t. `a` and `b` of the node `y = op(a, b)`, given `gy`.
-pub(crate) fn grad<T: Element>(
-    op: BinaryOp,
-    g: &mut Graph<T>,
-    a: NodeId,
-    b: NodeId,
-    y: NodeId,
-    gy: NodeId,
-) -> Result<Grads> {
-    let leaves = Leaves {
-        a,
-        b: Some(b),
-        y,
-        g: gy,
-    };
-    // One memo for both rules: Div's and Maximum's share their first part.
-    let mut memo = Vec::new();
-    let [da, db] = op.derivative();
-    let ga = build_expr(g, &da, leaves, &mut memo)?;
-    let gb = build_expr(g, &db, leaves, &mut memo)?;
-    Ok(smallvec![Some(ga), Some(gb)])
+impl<T: Element> OpRule<T> for BinaryOp {
+    fn name(&self) -> &'static str {
+        BinaryOp::name(*self)
+    }
+
+    fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
+        same_shapes(inputs, 2)
+    }
+
+    fn output_buffer(&self) -> OutputBuffer {
+        OutputBuffer::Elementwise
+    }
+
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        Ok(args.tensor(0)?.zip_binary(*self, args.tensor(1)?)?)
+    }
+
+    /// `target` holds operand `pos`; the other operand is read from `args`.
+    fn eval_in_place(
+        &self,
+        target: &mut Tensor<T>,
+        pos: usize,
+        args: &EvalArgs<'_, T>,
+    ) -> Result<(), EvalError> {
+        let other = args.tensor(1 - pos)?;
+        Ok(target.zip_binary_inplace(*self, other, pos == 1)?)
+    }
+
+    /// Both derivative expressions beside the scalar function, as nodes.
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        let leaves = Leaves {
+            a: cx.input(0),
+            b: Some(cx.input(1)),
+            y: cx.output(),
+            g: cx.grad_output(),
+        };
+        // One memo for both rules: Div's and Maximum's share their first part.
+        let mut memo = Vec::new();
+        let [da, db] = self.derivative();
+        let ga = build_expr(cx.graph(), &da, leaves, &mut memo)?;
+        let gb = build_expr(cx.graph(), &db, leaves, &mut memo)?;
+        Ok(smallvec![Some(ga), Some(gb)])
+    }
 }
 
 /// The shape rule shared by binary ops, comparisons and select: all operands equal.
-pub(crate) fn same_shapes(inputs: &[&Shape], n: usize) -> RuleResult<Shape> {
+pub(crate) fn same_shapes(inputs: &[&Shape], n: usize) -> Result<Shape, RuleError> {
     arity(inputs, n)?;
     if inputs.iter().all(|s| *s == inputs[0]) {
         Ok(inputs[0].clone())
@@ -81,7 +103,7 @@ impl<T: Element> Graph<T> {
     /// Adds a binary op, broadcasting the operands first.
     pub fn binary(&mut self, op: BinaryOp, a: NodeId, b: NodeId) -> Result<NodeId> {
         let v = self.broadcast_operands(op.name(), &[a, b])?;
-        self.push(Op::Binary(op), &v)
+        self.apply(op, &v)
     }
 
     pub fn add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {

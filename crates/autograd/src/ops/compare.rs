@@ -5,34 +5,75 @@
 //! gradient to `a` where `cond ≠ 0` and to `b` elsewhere; `cond` gets none. Masks are how
 //! max/min, ReLU-like and piecewise functions get their derivatives.
 
-use convnet_tensor::Element;
+use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
 use crate::error::Result;
-use crate::graph::{Graph, NodeId};
-use crate::op::{Grads, Op};
+use crate::graph::{Graph, GraphOptions, NodeId};
+use crate::ops::binary::same_shapes;
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError};
+use crate::shape::Shape;
 
 /// Comparisons, defined in [`convnet_tensor::scalar`].
 pub use convnet_tensor::scalar::Compare as CmpOp;
 
-/// Gradient of `select(cond, a, b)`: `(none, select(cond, g, 0), select(cond, 0, g))`.
-pub(crate) fn select_grad<T: Element>(
-    g: &mut Graph<T>,
-    xs: &[NodeId],
-    gy: NodeId,
-) -> Result<Grads> {
-    let shape = g.shape(gy)?.clone();
-    let zero = g.fill(shape, 0.0);
-    let ga = g.select(xs[0], gy, zero)?;
-    let gb = g.select(xs[0], zero, gy)?;
-    Ok(smallvec![None, Some(ga), Some(gb)])
+impl<T: Element> OpRule<T> for CmpOp {
+    fn name(&self) -> &'static str {
+        CmpOp::name(*self)
+    }
+
+    fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
+        same_shapes(inputs, 2)
+    }
+
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        Ok(args.tensor(0)?.compare(*self, args.tensor(1)?)?)
+    }
+
+    /// Piecewise constant: no gradient.
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        Ok(cx.none())
+    }
+}
+
+/// `select(cond, a, b)`: `a` where `cond ≠ 0`, else `b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectOp;
+
+impl<T: Element> OpRule<T> for SelectOp {
+    fn name(&self) -> &'static str {
+        "select"
+    }
+
+    fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
+        same_shapes(inputs, 3)
+    }
+
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        Ok(Tensor::select(
+            args.tensor(0)?,
+            args.tensor(1)?,
+            args.tensor(2)?,
+        )?)
+    }
+
+    /// `(none, select(cond, g, 0), select(cond, 0, g))`.
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        let (cond, gy) = (cx.input(0), cx.grad_output());
+        let shape = cx.shape(gy)?;
+        let g = cx.graph();
+        let zero = g.fill(shape, 0.0);
+        let ga = g.select(cond, gy, zero)?;
+        let gb = g.select(cond, zero, gy)?;
+        Ok(smallvec![None, Some(ga), Some(gb)])
+    }
 }
 
 impl<T: Element> Graph<T> {
     /// Adds a comparison (broadcasting); the result is a 0/1 mask without gradient.
     pub fn compare(&mut self, op: CmpOp, a: NodeId, b: NodeId) -> Result<NodeId> {
         let v = self.broadcast_operands(op.name(), &[a, b])?;
-        self.push(Op::Compare(op), &v)
+        self.apply(op, &v)
     }
     pub fn eq(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.compare(CmpOp::Eq, a, b)
@@ -56,6 +97,6 @@ impl<T: Element> Graph<T> {
     /// `a` where `cond ≠ 0`, else `b` (all three broadcast).
     pub fn select(&mut self, cond: NodeId, a: NodeId, b: NodeId) -> Result<NodeId> {
         let v = self.broadcast_operands("select", &[cond, a, b])?;
-        self.push(Op::Select, &v)
+        self.apply(SelectOp, &v)
     }
 }

@@ -13,12 +13,15 @@
 //! naming it and suggesting a padding that fits.
 
 pub use convnet_tensor::Conv2dParams;
+use convnet_tensor::kernels::Conv2dGeometry;
+use convnet_tensor::kernels::conv::{ConvAlgorithm, choose_kernel};
+use convnet_tensor::kernels::direct::Pass;
 use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
 use crate::error::Result;
 use crate::graph::{Graph, GraphOptions, NodeId};
-use crate::op::{EvalResult, Grads, Op, RuleError, RuleResult, arity};
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
 #[derive(Debug, Clone)]
@@ -39,7 +42,7 @@ pub enum ConvOp {
 
 /// `[n, c, h, w]` of an NCHW shape, with the batch dimension replaced by 1 (geometry does not
 /// depend on it), or an error naming what is wrong.
-pub(crate) fn nchw(shape: &Shape, what: &str) -> RuleResult<[usize; 4]> {
+pub(crate) fn nchw(shape: &Shape, what: &str) -> Result<[usize; 4], RuleError> {
     if shape.rank() != 4 {
         return Err(RuleError::Shape(format!(
             "{what} must be [N, C, H, W], got {shape}"
@@ -108,7 +111,7 @@ impl ConvOp {
         x: [usize; 4],
         w: &[usize],
         strict: bool,
-    ) -> RuleResult<(usize, usize, usize)> {
+    ) -> Result<(usize, usize, usize), RuleError> {
         let [oh, ow] = p.out_hw("conv2d", &x, w).map_err(geometry_error)?;
         if strict {
             let fh = p.dilation[0] * (w[2].max(1) - 1) + 1;
@@ -127,11 +130,44 @@ impl ConvOp {
         Ok((w[0], oh, ow))
     }
 
-    pub(crate) fn shape(&self, inputs: &[&Shape], options: &GraphOptions) -> RuleResult<Shape> {
+    /// The forward convolution a node's pass belongs to, from its concrete operand shapes.
+    pub fn pass_geometry(&self, inputs: &[&[usize]]) -> Option<(Pass, Conv2dGeometry)> {
+        let p = self.params();
+        let (a, b) = (*inputs.first()?, *inputs.get(1)?);
+        let (pass, x, w) = match self {
+            ConvOp::Conv2d(_) => (Pass::Forward, a.to_vec(), b.to_vec()),
+            ConvOp::Conv2dInputGrad { input_hw, .. } => {
+                let x = vec![*a.first()?, b.get(1)? * p.groups, input_hw[0], input_hw[1]];
+                (Pass::InputGrad, x, b.to_vec())
+            }
+            ConvOp::Conv2dWeightGrad { kernel_hw, .. } => {
+                let w = vec![
+                    *b.get(1)?,
+                    a.get(1)? / p.groups.max(1),
+                    kernel_hw[0],
+                    kernel_hw[1],
+                ];
+                (Pass::WeightGrad, a.to_vec(), w)
+            }
+        };
+        Some((pass, p.geometry(self.name(), &x, &w).ok()?))
+    }
+}
+
+impl<T: Element> OpRule<T> for ConvOp {
+    fn name(&self) -> &'static str {
+        ConvOp::name(self)
+    }
+
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+
+    fn shape(&self, inputs: &[&Shape], options: &GraphOptions) -> Result<Shape, RuleError> {
         arity(inputs, 2)?;
         let p = self.params();
         let batch = |s: &Shape| s.dims().first().copied().unwrap_or(Dim::Fixed(1));
-        let fixed4 = |s: &Shape, what: &str| -> RuleResult<Vec<usize>> {
+        let fixed4 = |s: &Shape, what: &str| -> Result<Vec<usize>, RuleError> {
             s.to_fixed().filter(|v| v.len() == 4).ok_or_else(|| {
                 RuleError::Shape(format!(
                     "{what} must be a fixed [K, C/groups, kh, kw], got {s}"
@@ -196,7 +232,8 @@ impl ConvOp {
         }
     }
 
-    pub(crate) fn eval<T: Element>(&self, a: &Tensor<T>, b: &Tensor<T>) -> EvalResult<T> {
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        let (a, b) = (args.tensor(0)?, args.tensor(1)?);
         Ok(match self {
             ConvOp::Conv2d(p) => a.conv2d(b, *p)?,
             ConvOp::Conv2dInputGrad { params, input_hw } => {
@@ -208,51 +245,56 @@ impl ConvOp {
         })
     }
 
-    pub(crate) fn grad<T: Element>(
-        &self,
-        g: &mut Graph<T>,
-        a: NodeId,
-        b: NodeId,
-        gz: NodeId,
-    ) -> Result<Grads> {
+    /// Each primitive is bilinear, and the derivatives of all three are the same three ops.
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
         let p = self.params();
+        let (first, second, grad_out) = (cx.input(0), cx.input(1), cx.grad_output());
+        let g = cx.graph();
         let hw = |g: &Graph<T>, n: NodeId| -> Result<[usize; 2]> {
             let s = g.shape(n)?;
             Ok([s.dims()[2].resolve(0), s.dims()[3].resolve(0)])
         };
         Ok(match self {
             ConvOp::Conv2d(_) => {
-                // a = x, b = w
-                let (xhw, whw) = (hw(g, a)?, hw(g, b)?);
+                let (x, w) = (first, second);
+                let (x_hw, w_hw) = (hw(g, x)?, hw(g, w)?);
                 smallvec![
-                    Some(g.conv2d_input_grad(gz, b, xhw, p)?),
-                    Some(g.conv2d_weight_grad(a, gz, whw, p)?)
+                    Some(g.conv2d_input_grad(grad_out, w, x_hw, p)?),
+                    Some(g.conv2d_weight_grad(x, grad_out, w_hw, p)?)
                 ]
             }
             ConvOp::Conv2dInputGrad { .. } => {
-                // a = gy, b = w
-                let whw = hw(g, b)?;
+                let (gy, w) = (first, second);
+                let w_hw = hw(g, w)?;
                 smallvec![
-                    Some(g.conv2d(gz, b, p)?),
-                    Some(g.conv2d_weight_grad(gz, a, whw, p)?)
+                    Some(g.conv2d(grad_out, w, p)?),
+                    Some(g.conv2d_weight_grad(grad_out, gy, w_hw, p)?)
                 ]
             }
             ConvOp::Conv2dWeightGrad { .. } => {
-                // a = x, b = gy
-                let xhw = hw(g, a)?;
+                let (x, gy) = (first, second);
+                let x_hw = hw(g, x)?;
                 smallvec![
-                    Some(g.conv2d_input_grad(b, gz, xhw, p)?),
-                    Some(g.conv2d(a, gz, p)?)
+                    Some(g.conv2d_input_grad(gy, grad_out, x_hw, p)?),
+                    Some(g.conv2d(x, grad_out, p)?)
                 ]
             }
         })
+    }
+
+    /// The kernel [`choose_kernel`] picks for this pass at these shapes on this machine.
+    fn kernel(&self, inputs: &[&[usize]]) -> Option<String> {
+        let (pass, geometry) = self.pass_geometry(inputs)?;
+        choose_kernel::<T>(pass, &geometry, ConvAlgorithm::Auto)
+            .ok()
+            .map(|k| k.to_string())
     }
 }
 
 impl<T: Element> Graph<T> {
     /// 2-D convolution of `x [N, C, H, W]` with `w [K, C/groups, kh, kw]`.
     pub fn conv2d(&mut self, x: NodeId, w: NodeId, params: Conv2dParams) -> Result<NodeId> {
-        self.push(Op::Conv(ConvOp::Conv2d(params)), &[x, w])
+        self.apply(ConvOp::Conv2d(params), &[x, w])
     }
 
     /// The gradient of `conv2d` w.r.t. its input (a transposed convolution).
@@ -263,10 +305,7 @@ impl<T: Element> Graph<T> {
         input_hw: [usize; 2],
         params: Conv2dParams,
     ) -> Result<NodeId> {
-        self.push(
-            Op::Conv(ConvOp::Conv2dInputGrad { params, input_hw }),
-            &[gy, w],
-        )
+        self.apply(ConvOp::Conv2dInputGrad { params, input_hw }, &[gy, w])
     }
 
     /// The gradient of `conv2d` w.r.t. its weight.
@@ -277,10 +316,7 @@ impl<T: Element> Graph<T> {
         kernel_hw: [usize; 2],
         params: Conv2dParams,
     ) -> Result<NodeId> {
-        self.push(
-            Op::Conv(ConvOp::Conv2dWeightGrad { params, kernel_hw }),
-            &[x, gy],
-        )
+        self.apply(ConvOp::Conv2dWeightGrad { params, kernel_hw }, &[x, gy])
     }
 }
 

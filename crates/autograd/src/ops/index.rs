@@ -1,8 +1,9 @@
 //! Gather along an axis, its adjoint (scatter), and one-hot.
 //!
-//! Index data (class labels) travels through the graph as ordinary float tensors, usually an
-//! input placeholder, and is converted to indices when a node runs; a label that is negative,
-//! fractional or out of range is reported naming the node. Gradients flow to the gathered
+//! Index data (class labels) is best fed to an index input ([`Graph::index_input`]), whose
+//! [`crate::Indices`] reach the kernels as they are. A float tensor of whole numbers works too
+//! (computed indices), converted when the node runs; a label that is negative, fractional or
+//! out of range is reported naming the node. Gradients flow to the gathered
 //! values only, never to the indices: `take_along_axis` ↔ `put_along_axis` are each other's
 //! adjoint, and `one_hot` has no gradient.
 
@@ -10,8 +11,8 @@ use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
 use crate::error::Result;
-use crate::graph::{Graph, NodeId};
-use crate::op::{EvalError, EvalResult, Grads, Op, RuleError, RuleResult, arity};
+use crate::graph::{Graph, GraphOptions, NodeId};
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,24 +25,6 @@ pub enum IndexOp {
     OneHot { classes: usize },
 }
 
-/// Float index data to `usize`, rejecting anything that is not a non-negative integer.
-fn indices<T: Element>(t: &Tensor<T>) -> Result<Vec<usize>, EvalError> {
-    t.data()
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let f = v.as_f64();
-            if f >= 0.0 && f.fract() == 0.0 && f < usize::MAX as f64 {
-                Ok(f as usize)
-            } else {
-                Err(EvalError::Index(format!(
-                    "index value {f} at position {i} is not a non-negative integer"
-                )))
-            }
-        })
-        .collect()
-}
-
 impl IndexOp {
     pub fn name(&self) -> &'static str {
         match self {
@@ -50,8 +33,25 @@ impl IndexOp {
             IndexOp::OneHot { .. } => "one_hot",
         }
     }
+}
 
-    pub(crate) fn shape(&self, inputs: &[&Shape]) -> RuleResult<Shape> {
+impl<T: Element> OpRule<T> for IndexOp {
+    fn name(&self) -> &'static str {
+        IndexOp::name(self)
+    }
+
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+
+    fn index_operands(&self) -> &[usize] {
+        match self {
+            IndexOp::TakeAlongAxis { .. } => &[1],
+            IndexOp::PutAlongAxis { .. } | IndexOp::OneHot { .. } => &[0],
+        }
+    }
+
+    fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
         match self {
             IndexOp::TakeAlongAxis { axis } => {
                 arity(inputs, 2)?;
@@ -94,24 +94,24 @@ impl IndexOp {
         }
     }
 
-    pub(crate) fn eval<T: Element>(&self, x: &[&Tensor<T>], out: &[usize]) -> EvalResult<T> {
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        let out = args.out_shape();
         Ok(match self {
-            IndexOp::TakeAlongAxis { axis } => x[0].take_along_axis(*axis, &indices(x[1])?)?,
+            IndexOp::TakeAlongAxis { axis } => {
+                args.tensor(0)?.take_along_axis(*axis, &args.indices(1)?)?
+            }
             IndexOp::PutAlongAxis { axis, .. } => {
-                Tensor::put_along_axis(out, *axis, &indices(x[0])?, x[1])?
+                Tensor::put_along_axis(out, *axis, &args.indices(0)?, args.tensor(1)?)?
             }
             IndexOp::OneHot { classes } => {
-                Tensor::<T>::one_hot(&indices(x[0])?, *classes)?.reshape(out)?
+                Tensor::<T>::one_hot(&args.indices(0)?, *classes)?.reshape(out)?
             }
         })
     }
 
-    pub(crate) fn grad<T: Element>(
-        &self,
-        g: &mut Graph<T>,
-        xs: &[NodeId],
-        gy: NodeId,
-    ) -> Result<Grads> {
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        let (xs, gy) = (cx.inputs().to_vec(), cx.grad_output());
+        let g = cx.graph();
         Ok(match self {
             IndexOp::TakeAlongAxis { axis } => {
                 let shape = g.shape(xs[0])?.clone();
@@ -127,9 +127,9 @@ impl IndexOp {
 
 impl<T: Element> Graph<T> {
     /// Picks `x[.., idx[..], ..]` along `axis` (for `[N, C]` log-probabilities and `[N]` labels,
-    /// the log-probability of each true class). `idx` holds integers stored as floats.
+    /// the log-probability of each true class). `idx` is an index input or whole-number floats.
     pub fn take_along_axis(&mut self, x: NodeId, idx: NodeId, axis: usize) -> Result<NodeId> {
-        self.push(Op::Index(IndexOp::TakeAlongAxis { axis }), &[x, idx])
+        self.apply(IndexOp::TakeAlongAxis { axis }, &[x, idx])
     }
 
     /// Zeros of `shape` with `values` placed at `idx` along `axis` (adjoint of the above).
@@ -140,17 +140,17 @@ impl<T: Element> Graph<T> {
         axis: usize,
         shape: impl Into<Shape>,
     ) -> Result<NodeId> {
-        self.push(
-            Op::Index(IndexOp::PutAlongAxis {
+        self.apply(
+            IndexOp::PutAlongAxis {
                 axis,
                 shape: shape.into(),
-            }),
+            },
             &[idx, values],
         )
     }
 
     /// One-hot encoding of integer labels: `idx.shape + [classes]`. No gradient.
     pub fn one_hot(&mut self, idx: NodeId, classes: usize) -> Result<NodeId> {
-        self.push(Op::Index(IndexOp::OneHot { classes }), &[idx])
+        self.apply(IndexOp::OneHot { classes }, &[idx])
     }
 }

@@ -13,8 +13,8 @@ use convnet_tensor::{Element, Tensor};
 use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
-use crate::graph::{Graph, NodeId};
-use crate::op::{EvalResult, Grads, Op, RuleError, RuleResult, arity};
+use crate::graph::{Graph, GraphOptions, NodeId};
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, OutputBuffer, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +54,7 @@ fn expands_to(from: &Shape, to: &Shape) -> bool {
             .all(|(f, t)| f == t || *f == Dim::Fixed(1))
 }
 
-fn fixed_axis(shape: &Shape, axis: usize, what: &str) -> RuleResult<usize> {
+fn fixed_axis(shape: &Shape, axis: usize, what: &str) -> Result<usize, RuleError> {
     match shape.dims().get(axis) {
         Some(Dim::Fixed(n)) => Ok(*n),
         Some(Dim::Batch) => Err(RuleError::Shape(format!(
@@ -86,8 +86,26 @@ impl MoveOp {
             MoveOp::Reshape(_) | MoveOp::Permute(_) | MoveOp::Expand(_) | MoveOp::Narrow { .. }
         )
     }
+}
 
-    pub(crate) fn shape(&self, inputs: &[&Shape]) -> RuleResult<Shape> {
+impl<T: Element> OpRule<T> for MoveOp {
+    fn name(&self) -> &'static str {
+        MoveOp::name(self)
+    }
+
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+
+    fn output_buffer(&self) -> OutputBuffer {
+        if self.is_view() {
+            OutputBuffer::View
+        } else {
+            OutputBuffer::Fresh
+        }
+    }
+
+    fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
         if let MoveOp::Concat { axis } = self {
             return concat_shape(inputs, *axis);
         }
@@ -159,7 +177,8 @@ impl MoveOp {
         }
     }
 
-    pub(crate) fn eval<T: Element>(&self, x: &[&Tensor<T>], out: &[usize]) -> EvalResult<T> {
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        let (x, out) = (args.tensors()?, args.out_shape());
         Ok(match self {
             MoveOp::Reshape(_) => x[0].reshape(out)?,
             MoveOp::Permute(axes) => x[0].permute(axes)?,
@@ -167,16 +186,13 @@ impl MoveOp {
             MoveOp::SumTo(_) => x[0].sum_to_shape(out)?,
             MoveOp::Narrow { axis, start, len } => x[0].narrow(*axis, *start, *len)?,
             MoveOp::Pad { pads, value } => x[0].pad(pads, *value)?,
-            MoveOp::Concat { axis } => Tensor::concat(x, *axis)?,
+            MoveOp::Concat { axis } => Tensor::concat(&x, *axis)?,
         })
     }
 
-    pub(crate) fn grad<T: Element>(
-        &self,
-        g: &mut Graph<T>,
-        xs: &[NodeId],
-        gy: NodeId,
-    ) -> Result<Grads> {
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        let (xs, gy) = (cx.inputs().to_vec(), cx.grad_output());
+        let g = cx.graph();
         let x_shape = g.shape(xs[0])?.clone();
         let one = |n: NodeId| -> Grads { smallvec::smallvec![Some(n)] };
         Ok(match self {
@@ -211,7 +227,7 @@ impl MoveOp {
             MoveOp::Concat { axis } => {
                 let mut out = Grads::new();
                 let mut start = 0;
-                for &x in xs {
+                for &x in &xs {
                     let len = g.shape(x)?.dims()[*axis].resolve(0);
                     out.push(Some(g.narrow(gy, *axis, start, len)?));
                     start += len;
@@ -222,7 +238,7 @@ impl MoveOp {
     }
 }
 
-fn concat_shape(inputs: &[&Shape], axis: usize) -> RuleResult<Shape> {
+fn concat_shape(inputs: &[&Shape], axis: usize) -> Result<Shape, RuleError> {
     let Some(first) = inputs.first() else {
         return Err(RuleError::Invalid("needs at least one operand".into()));
     };
@@ -244,7 +260,7 @@ fn concat_shape(inputs: &[&Shape], axis: usize) -> RuleResult<Shape> {
 
 impl<T: Element> Graph<T> {
     pub fn movement(&mut self, op: MoveOp, x: NodeId) -> Result<NodeId> {
-        self.push(Op::Movement(op), &[x])
+        self.apply(op, &[x])
     }
 
     /// Reshape to `shape` (no node when the shape is already that).
@@ -352,6 +368,6 @@ impl<T: Element> Graph<T> {
     }
 
     pub fn concat(&mut self, xs: &[NodeId], axis: usize) -> Result<NodeId> {
-        self.push(Op::Movement(MoveOp::Concat { axis }), xs)
+        self.apply(MoveOp::Concat { axis }, xs)
     }
 }

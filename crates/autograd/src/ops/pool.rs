@@ -14,8 +14,8 @@ use smallvec::smallvec;
 
 use crate::error::Result;
 use crate::graph::{Graph, GraphOptions, NodeId};
-use crate::op::{EvalResult, Grads, Op, RuleError, RuleResult, arity};
 use crate::ops::conv::{nchw, strict_axis};
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ impl PoolOp {
     }
 
     /// The pooled shape of `x`, with the strict-geometry check when asked.
-    fn pooled(&self, x: &Shape, strict: bool) -> RuleResult<Shape> {
+    fn pooled(&self, x: &Shape, strict: bool) -> Result<Shape, RuleError> {
         let p = self.params();
         let d = nchw(x, "input")?;
         let [oh, ow] = p
@@ -80,8 +80,18 @@ impl PoolOp {
             Dim::Fixed(ow),
         ]))
     }
+}
 
-    pub(crate) fn shape(&self, inputs: &[&Shape], options: &GraphOptions) -> RuleResult<Shape> {
+impl<T: Element> OpRule<T> for PoolOp {
+    fn name(&self) -> &'static str {
+        PoolOp::name(self)
+    }
+
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+
+    fn shape(&self, inputs: &[&Shape], options: &GraphOptions) -> Result<Shape, RuleError> {
         let expect = |got: &Shape, want: &Shape, what: &str| {
             if got == want {
                 Ok(())
@@ -121,7 +131,8 @@ impl PoolOp {
         }
     }
 
-    pub(crate) fn eval<T: Element>(&self, x: &[&Tensor<T>], out: &[usize]) -> EvalResult<T> {
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        let (x, out) = (args.tensors()?, args.out_shape());
         Ok(match self {
             PoolOp::MaxPool2d(p) => x[0].max_pool2d(*p)?,
             PoolOp::MaxPool2dGrad(p) => Tensor::max_pool2d_backward(x[0], x[1], *p)?,
@@ -133,31 +144,26 @@ impl PoolOp {
         })
     }
 
-    pub(crate) fn grad<T: Element>(
-        &self,
-        g: &mut Graph<T>,
-        xs: &[NodeId],
-        gz: NodeId,
-    ) -> Result<Grads> {
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        let (xs, gz) = (cx.inputs().to_vec(), cx.grad_output());
+        let g = cx.graph();
         let p = self.params();
         Ok(match self {
-            PoolOp::MaxPool2d(_) => smallvec![Some(
-                g.push(Op::Pool(PoolOp::MaxPool2dGrad(p)), &[xs[0], gz])?
-            )],
+            PoolOp::MaxPool2d(_) => {
+                smallvec![Some(g.apply(PoolOp::MaxPool2dGrad(p), &[xs[0], gz])?)]
+            }
             PoolOp::MaxPool2dGrad(_) => smallvec![
                 None,
-                Some(g.push(Op::Pool(PoolOp::MaxPool2dSelect(p)), &[xs[0], gz])?)
+                Some(g.apply(PoolOp::MaxPool2dSelect(p), &[xs[0], gz])?)
             ],
-            PoolOp::MaxPool2dSelect(_) => smallvec![
-                None,
-                Some(g.push(Op::Pool(PoolOp::MaxPool2dGrad(p)), &[xs[0], gz])?)
-            ],
+            PoolOp::MaxPool2dSelect(_) => {
+                smallvec![None, Some(g.apply(PoolOp::MaxPool2dGrad(p), &[xs[0], gz])?)]
+            }
             PoolOp::AvgPool2d(_) => {
                 let shape = g.shape(xs[0])?.clone();
-                smallvec![Some(g.push(
-                    Op::Pool(PoolOp::AvgPool2dGrad { params: p, shape }),
-                    &[gz]
-                )?)]
+                smallvec![Some(
+                    g.apply(PoolOp::AvgPool2dGrad { params: p, shape }, &[gz])?
+                )]
             }
             PoolOp::AvgPool2dGrad { .. } => smallvec![Some(g.avg_pool2d(gz, p)?)],
         })
@@ -166,10 +172,10 @@ impl PoolOp {
 
 impl<T: Element> Graph<T> {
     pub fn max_pool2d(&mut self, x: NodeId, params: Pool2dParams) -> Result<NodeId> {
-        self.push(Op::Pool(PoolOp::MaxPool2d(params)), &[x])
+        self.apply(PoolOp::MaxPool2d(params), &[x])
     }
     pub fn avg_pool2d(&mut self, x: NodeId, params: Pool2dParams) -> Result<NodeId> {
-        self.push(Op::Pool(PoolOp::AvgPool2d(params)), &[x])
+        self.apply(PoolOp::AvgPool2d(params), &[x])
     }
     /// `[N, C, H, W] → [N, C]`: the mean over H and W.
     pub fn global_avg_pool2d(&mut self, x: NodeId) -> Result<NodeId> {

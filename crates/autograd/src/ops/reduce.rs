@@ -9,8 +9,10 @@
 use convnet_tensor::{Element, Tensor};
 
 use crate::error::{AutogradError, Result};
-use crate::graph::{Graph, NodeId};
-use crate::op::{EvalResult, Op, RuleError, RuleResult, arity};
+use smallvec::smallvec;
+
+use crate::graph::{Graph, GraphOptions, NodeId};
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +63,18 @@ impl ReduceOp {
             } => (axes, *keep_dims),
         }
     }
+}
 
-    pub(crate) fn shape(&self, inputs: &[&Shape]) -> RuleResult<Shape> {
+impl<T: Element> OpRule<T> for ReduceOp {
+    fn name(&self) -> &'static str {
+        ReduceOp::name(self)
+    }
+
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+
+    fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
         arity(inputs, 1)?;
         let (axes, keep) = self.axes();
         if let ReduceOp::MeanGrad { shape, .. } = self {
@@ -79,7 +91,8 @@ impl ReduceOp {
         Ok(inputs[0].reduced(axes, keep))
     }
 
-    pub(crate) fn eval<T: Element>(&self, x: &Tensor<T>, out: &[usize]) -> EvalResult<T> {
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        let (x, out) = (args.tensor(0)?, args.out_shape());
         Ok(match self {
             ReduceOp::Sum { axes, keep_dims } => x.sum(axes, *keep_dims)?,
             ReduceOp::Mean { axes, keep_dims } => x.mean(axes, *keep_dims)?,
@@ -99,34 +112,30 @@ impl ReduceOp {
         })
     }
 
-    pub(crate) fn grad<T: Element>(
-        &self,
-        g: &mut Graph<T>,
-        x: NodeId,
-        y: NodeId,
-        gy: NodeId,
-    ) -> Result<Option<NodeId>> {
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        let (x, y, gy) = (cx.input(0), cx.output(), cx.grad_output());
+        let g = cx.graph();
         let (axes, keep) = self.axes();
         let axes = axes.to_vec();
         let x_shape = g.shape(x)?.clone();
-        Ok(Some(match self {
+        Ok(smallvec![Some(match self {
             ReduceOp::Sum { .. } => {
                 let k = keep_shape(g, gy, &x_shape, &axes, keep)?;
                 g.expand(k, x_shape)?
             }
-            ReduceOp::Mean { .. } => g.push(
-                Op::Reduce(ReduceOp::MeanGrad {
+            ReduceOp::Mean { .. } => g.apply(
+                ReduceOp::MeanGrad {
                     axes,
                     keep_dims: keep,
                     shape: x_shape,
-                }),
+                },
                 &[gy],
             )?,
-            ReduceOp::MeanGrad { .. } => g.push(
-                Op::Reduce(ReduceOp::Mean {
+            ReduceOp::MeanGrad { .. } => g.apply(
+                ReduceOp::Mean {
                     axes,
                     keep_dims: keep,
-                }),
+                },
                 &[gy],
             )?,
             ReduceOp::Max { .. } | ReduceOp::Min { .. } => {
@@ -138,11 +147,11 @@ impl ReduceOp {
                 let share = g.div(gk, ties)?;
                 g.mul(mask, share)?
             }
-        }))
+        })])
     }
 }
 
-fn check_axes(axes: &[usize], shape: &Shape) -> RuleResult<()> {
+fn check_axes(axes: &[usize], shape: &Shape) -> Result<(), RuleError> {
     if let Some(&a) = axes.iter().find(|&&a| a >= shape.rank()) {
         return Err(RuleError::Invalid(format!(
             "axis {a} is out of range for shape {shape}"
@@ -186,7 +195,7 @@ impl<T: Element> Graph<T> {
         make: impl FnOnce(Vec<usize>) -> ReduceOp,
     ) -> Result<NodeId> {
         let axes = normalize(self.shape(x)?.rank(), axes);
-        self.push(Op::Reduce(make(axes)), &[x])
+        self.apply(make(axes), &[x])
     }
 
     /// Sum over `axes` (all when empty).

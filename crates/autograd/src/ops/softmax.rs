@@ -7,8 +7,10 @@
 use convnet_tensor::{Element, Tensor};
 
 use crate::error::Result;
-use crate::graph::{Graph, NodeId};
-use crate::op::{EvalResult, Op, RuleError, RuleResult, arity};
+use smallvec::smallvec;
+
+use crate::graph::{Graph, GraphOptions, NodeId};
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::Shape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +32,18 @@ impl SoftmaxOp {
             SoftmaxOp::Softmax { axis } | SoftmaxOp::LogSoftmax { axis } => axis,
         }
     }
+}
 
-    pub(crate) fn shape(self, inputs: &[&Shape]) -> RuleResult<Shape> {
+impl<T: Element> OpRule<T> for SoftmaxOp {
+    fn name(&self) -> &'static str {
+        SoftmaxOp::name(*self)
+    }
+
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+
+    fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
         arity(inputs, 1)?;
         if self.axis() >= inputs[0].rank() {
             return Err(RuleError::Invalid(format!(
@@ -43,42 +55,41 @@ impl SoftmaxOp {
         Ok(inputs[0].clone())
     }
 
-    pub(crate) fn eval<T: Element>(self, x: &Tensor<T>) -> EvalResult<T> {
-        Ok(match self {
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        let x = args.tensor(0)?;
+        Ok(match *self {
             SoftmaxOp::Softmax { axis } => x.softmax(axis)?,
             SoftmaxOp::LogSoftmax { axis } => x.log_softmax(axis)?,
         })
     }
 
-    pub(crate) fn grad<T: Element>(
-        self,
-        g: &mut Graph<T>,
-        y: NodeId,
-        gy: NodeId,
-    ) -> Result<NodeId> {
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        let (y, gy) = (cx.output(), cx.grad_output());
+        let g = cx.graph();
         let axis = self.axis();
-        match self {
+        let dx = match self {
             SoftmaxOp::Softmax { .. } => {
                 let gyy = g.mul(gy, y)?;
                 let s = g.sum_keep(gyy, &[axis])?;
                 let d = g.sub(gy, s)?;
-                g.mul(y, d)
+                g.mul(y, d)?
             }
             SoftmaxOp::LogSoftmax { .. } => {
                 let p = g.exp(y)?;
                 let s = g.sum_keep(gy, &[axis])?;
                 let ps = g.mul(p, s)?;
-                g.sub(gy, ps)
+                g.sub(gy, ps)?
             }
-        }
+        };
+        Ok(smallvec![Some(dx)])
     }
 }
 
 impl<T: Element> Graph<T> {
     pub fn softmax(&mut self, x: NodeId, axis: usize) -> Result<NodeId> {
-        self.push(Op::Softmax(SoftmaxOp::Softmax { axis }), &[x])
+        self.apply(SoftmaxOp::Softmax { axis }, &[x])
     }
     pub fn log_softmax(&mut self, x: NodeId, axis: usize) -> Result<NodeId> {
-        self.push(Op::Softmax(SoftmaxOp::LogSoftmax { axis }), &[x])
+        self.apply(SoftmaxOp::LogSoftmax { axis }, &[x])
     }
 }

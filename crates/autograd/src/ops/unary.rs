@@ -5,12 +5,14 @@
 //! `sign` and `step` (the 0/1 mask `x > 0`) are piecewise constant: no gradient flows through
 //! them, which is also what makes ReLU's second derivative zero almost everywhere.
 
-use convnet_tensor::Element;
 use convnet_tensor::scalar::Expr;
+use convnet_tensor::{Element, Tensor};
+use smallvec::smallvec;
 
 use crate::error::{AutogradError, Result};
-use crate::graph::{Graph, NodeId};
-use crate::op::Op;
+use crate::graph::{Graph, GraphOptions, NodeId};
+use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, OutputBuffer, RuleError, arity};
+use crate::shape::Shape;
 
 /// The elementwise functions of one argument, defined (value and derivative) in
 /// [`convnet_tensor::scalar`].
@@ -66,24 +68,53 @@ pub(crate) fn build_expr<T: Element>(
     Ok(id)
 }
 
-/// The gradient w.r.t. `x` of the node `y = op(x)`, given `gy`.
-pub(crate) fn grad<T: Element>(
-    op: UnaryOp,
-    g: &mut Graph<T>,
-    x: NodeId,
-    y: NodeId,
-    gy: NodeId,
-) -> Result<Option<NodeId>> {
-    let Some(d) = op.derivative() else {
-        return Ok(None);
-    };
-    let leaves = Leaves {
-        a: x,
-        b: None,
-        y,
-        g: gy,
-    };
-    build_expr(g, &d, leaves, &mut Vec::new()).map(Some)
+impl<T: Element> OpRule<T> for UnaryOp {
+    fn name(&self) -> &'static str {
+        UnaryOp::name(*self)
+    }
+
+    fn describe(&self) -> String {
+        format!("{self:?}").to_lowercase()
+    }
+
+    fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
+        arity(inputs, 1)?;
+        Ok(inputs[0].clone())
+    }
+
+    fn output_buffer(&self) -> OutputBuffer {
+        OutputBuffer::Elementwise
+    }
+
+    fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
+        Ok(args.tensor(0)?.map_unary(*self))
+    }
+
+    fn eval_in_place(
+        &self,
+        target: &mut Tensor<T>,
+        _pos: usize,
+        _args: &EvalArgs<'_, T>,
+    ) -> Result<(), EvalError> {
+        target.map_unary_inplace(*self);
+        Ok(())
+    }
+
+    /// The derivative expression beside the scalar function, as nodes (`None` for the
+    /// piecewise-constant `sign` and `step`).
+    fn grad(&self, cx: &mut GradCtx<'_, T>) -> Result<Grads> {
+        let Some(d) = self.derivative() else {
+            return Ok(cx.none());
+        };
+        let leaves = Leaves {
+            a: cx.input(0),
+            b: None,
+            y: cx.output(),
+            g: cx.grad_output(),
+        };
+        let dx = build_expr(cx.graph(), &d, leaves, &mut Vec::new())?;
+        Ok(smallvec![Some(dx)])
+    }
 }
 
 macro_rules! builders {
@@ -108,7 +139,7 @@ builders! {
 impl<T: Element> Graph<T> {
     /// Adds any unary op.
     pub fn unary(&mut self, op: UnaryOp, x: NodeId) -> Result<NodeId> {
-        self.push(Op::Unary(op), &[x])
+        self.apply(op, &[x])
     }
     pub fn powf(&mut self, x: NodeId, p: f64) -> Result<NodeId> {
         self.unary(UnaryOp::Powf(p), x)
@@ -130,7 +161,6 @@ impl<T: Element> Graph<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use convnet_tensor::Tensor;
 
     #[test]
     fn scalar_functions_match_tensor_kernels() {

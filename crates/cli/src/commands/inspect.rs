@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use convnet_nn::{CrossEntropyLoss, labels};
+use convnet_nn::CrossEntropyLoss;
 use convnet_train::{
     feature_maps, filter_grid, format_layer_stats, layer_stats, read_csv_log, training_curves,
 };
@@ -59,7 +59,7 @@ pub fn run(args: InspectArgs) -> Result<(), Failure> {
         .train_step(CrossEntropyLoss::new(), args.seed)
         .map_err(Failure::run)?;
     let out = step
-        .run_inspect(&mut params, &batch.images, &labels(&batch.labels))
+        .run_inspect(&mut params, &batch.images, &batch.labels)
         .map_err(Failure::run)?;
     let logits = out.output.to_vec();
     let classes = logits.len() / n;

@@ -3,7 +3,7 @@
 
 use convnet_nn::autograd::{GradCheckConfig, check_gradients};
 use convnet_nn::prelude::*;
-use convnet_nn::{Feeds, any_tensor, rng_from_seed};
+use convnet_nn::{Feeds, rng_from_seed};
 
 /// LeNet-5 with a padding-2 first convolution (61,706 parameters), torchvision-style names.
 pub fn lenet5<T: Element>() -> Sequential<T> {
@@ -55,7 +55,7 @@ pub fn gradcheck_module(
     let mut shape = vec![batch];
     shape.extend_from_slice(input);
     let x = Tensor::<f64>::normal(&shape, 0.0, 1.0, seed + 1).unwrap();
-    let mut feeds = Feeds::new().with(mg.input, any_tensor(x));
+    let mut feeds = Feeds::new().with(mg.input, x);
     mg.fill_random_inputs(&mut feeds, batch, &mut rng_from_seed(seed + 2))
         .unwrap();
     let mut wrt = vec![mg.input];
