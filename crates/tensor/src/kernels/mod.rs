@@ -21,6 +21,7 @@ pub mod gemm;
 pub mod geometry;
 mod im2col;
 pub mod pool;
+mod pool_2x2;
 pub mod pool_reference;
 
 #[cfg(test)]

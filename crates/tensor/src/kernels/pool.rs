@@ -5,6 +5,8 @@
 //! Window bounds are clipped to the image once per output row and column (they factor into
 //! independent h and w ranges), so the inner loops carry no padding tests.
 //!
+//! 2×2/2 unpadded max pooling, the common case, has its own loops (`pool_2x2.rs`).
+//!
 //! Semantics follow PyTorch: max pooling treats padding as −∞ and routes the gradient to
 //! the first maximum in row-major window order; a NaN in a window wins and propagates;
 //! average pooling divides by the window clipped to the padded input (ceil-mode windows
@@ -12,8 +14,8 @@
 
 use rayon::prelude::*;
 
-use super::check_len;
 use super::geometry::Pool2dGeometry;
+use super::{check_len, pool_2x2};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 
@@ -155,6 +157,15 @@ pub fn max_pool2d_forward<T: Element>(g: &Pool2dGeometry, x: &[T], y: &mut [T]) 
     check_len(OP, x.len(), g.input_shape(), g.input_len())?;
     check_len(OP, y.len(), g.output_shape(), g.output_len())?;
     let win = Windows::new(g);
+    if pool_2x2::applies(g) {
+        planes2(
+            parallel(x.len()),
+            (x, win.in_plane),
+            (y, win.out_plane),
+            |xp, yp| pool_2x2::forward_plane(g, xp, yp),
+        );
+        return Ok(());
+    }
     planes2(
         parallel(x.len()),
         (x, win.in_plane),
@@ -185,6 +196,17 @@ pub fn max_pool2d_backward<T: Element>(
     check_len(OP, gy.len(), g.output_shape(), g.output_len())?;
     check_len(OP, gx.len(), g.input_shape(), g.input_len())?;
     let win = Windows::new(g);
+    if pool_2x2::applies(g) {
+        // Every element of `gx` is written by its plane's pass: no zero fill first.
+        planes3(
+            parallel(x.len()),
+            (x, win.in_plane),
+            (gy, win.out_plane),
+            (gx, win.in_plane),
+            |xp, gyp, gxp| pool_2x2::backward_plane(g, xp, gyp, gxp),
+        );
+        return Ok(());
+    }
     gx.fill(T::zero());
     planes3(
         parallel(x.len()),
@@ -223,7 +245,11 @@ pub fn max_pool2d_select<T: Element>(
     if in_plane == 0 || out_plane == 0 {
         return Ok(());
     }
+    let fast = pool_2x2::applies(g);
     let one = |((xp, vp), yp): ((&[T], &[T]), &mut [T])| {
+        if fast {
+            return pool_2x2::select_plane(g, xp, vp, yp);
+        }
         let mut out = yp.iter_mut();
         for &r in &win.rows {
             for (&c, o) in win.cols.iter().zip(out.by_ref()) {

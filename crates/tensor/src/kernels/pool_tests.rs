@@ -245,3 +245,100 @@ fn pool_bad_inputs_are_errors() {
     assert!(pool::global_avg_pool2d_forward(1, 2, 0, 4, &[], &mut y[..2]).is_err());
     assert!(pool::global_avg_pool2d_backward(1, 2, 4, 4, &y[..2], &mut gx[1..]).is_err());
 }
+
+/// The 2×2/2 loops (`pool_2x2.rs`) against the reference, on even and odd sizes, with ties
+/// (values from {−1, 0, 1}) and NaNs, in both element types; select against its adjoint.
+#[test]
+fn two_by_two_max_pool_matches_the_reference_with_ties_and_nans() {
+    fn run<T: Element>(in_h: usize, in_w: usize, ceil_mode: bool, seed: u64) {
+        let g = Pool2dGeometry {
+            batch: 3,
+            channels: 5,
+            in_h,
+            in_w,
+            kernel_h: 2,
+            kernel_w: 2,
+            stride_h: 2,
+            stride_w: 2,
+            pad_h: 0,
+            pad_w: 0,
+            ceil_mode,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x: Vec<T> = (0..g.input_len())
+            .map(|_| match rng.random_range(0..20) {
+                0 => T::of_f64(f64::NAN),
+                k => T::of_f64((k % 3) as f64 - 1.0),
+            })
+            .collect();
+        let gy = rand_vec::<T>(g.output_len(), seed + 1);
+        let (mut y, mut want_y) = (
+            vec![T::zero(); g.output_len()],
+            vec![T::zero(); g.output_len()],
+        );
+        pool::max_pool2d_forward(&g, &x, &mut y).unwrap();
+        pref::max_pool2d_forward_reference(&g, &x, &mut want_y).unwrap();
+        let same = |a: &[T], b: &[T]| {
+            a.iter()
+                .zip(b)
+                .all(|(p, q)| p == q || (p.is_nan() && q.is_nan()))
+        };
+        assert!(same(&y, &want_y), "forward {g:?}");
+        let mut gx = vec![T::of_f64(7.0); g.input_len()];
+        let mut want_gx = vec![T::zero(); g.input_len()];
+        pool::max_pool2d_backward(&g, &x, &gy, &mut gx).unwrap();
+        pref::max_pool2d_backward_reference(&g, &x, &gy, &mut want_gx).unwrap();
+        assert_eq!(gx, want_gx, "backward {g:?}");
+        // select is the backward pass's exact transpose: ⟨select(x, v), gy⟩ = ⟨v, gx⟩.
+        let v = rand_vec::<T>(g.input_len(), seed + 2);
+        let mut s = vec![T::zero(); g.output_len()];
+        pool::max_pool2d_select(&g, &x, &v, &mut s).unwrap();
+        let dot = |a: &[T], b: &[T]| {
+            a.iter()
+                .zip(b)
+                .map(|(p, q)| p.as_f64() * q.as_f64())
+                .sum::<f64>()
+        };
+        assert!((dot(&s, &gy) - dot(&v, &gx)).abs() < 1e-4, "select {g:?}");
+    }
+    for (h, w, ceil) in [
+        (8, 8, false),
+        (7, 9, false),
+        (28, 28, false),
+        (2, 6, false),
+        (6, 6, true),
+    ] {
+        let g = Pool2dGeometry {
+            batch: 1,
+            channels: 1,
+            in_h: h,
+            in_w: w,
+            kernel_h: 2,
+            kernel_w: 2,
+            stride_h: 2,
+            stride_w: 2,
+            pad_h: 0,
+            pad_w: 0,
+            ceil_mode: ceil,
+        };
+        assert!(super::pool_2x2::applies(&g), "{g:?}");
+        run::<f32>(h, w, ceil, (h * 100 + w) as u64);
+        run::<f64>(h, w, ceil, (h * 100 + w + 1) as u64);
+    }
+    // Odd sizes in ceil mode have a partial last window: the general kernel takes them.
+    let odd_ceil = Pool2dGeometry {
+        batch: 1,
+        channels: 1,
+        in_h: 7,
+        in_w: 7,
+        kernel_h: 2,
+        kernel_w: 2,
+        stride_h: 2,
+        stride_w: 2,
+        pad_h: 0,
+        pad_w: 0,
+        ceil_mode: true,
+    };
+    assert!(!super::pool_2x2::applies(&odd_ceil));
+    run::<f32>(7, 7, true, 5);
+}
