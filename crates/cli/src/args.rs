@@ -25,6 +25,9 @@ pub enum Command {
     Predict(PredictArgs),
     /// Print a model's layer-by-layer summary (no data needed).
     Summary(SummaryArgs),
+    /// How fast a zoo model trains and infers on this machine (random data): training
+    /// images/s, inference milliseconds at batch 1 and at the batch size, planned memory.
+    Bench(BenchArgs),
     /// Show what a network does on a batch of test images: per-layer activation and
     /// gradient statistics, and PNG pictures of its filters, feature maps and training curves.
     Inspect(InspectArgs),
@@ -281,6 +284,31 @@ pub struct SummaryArgs {
     /// weight-gradient pass at --batch on this machine.
     #[arg(long)]
     pub kernels: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Any zoo model (`convnet models`), e.g. resnet18-cifar.
+    #[arg(long, default_value = "lenet5")]
+    pub model: String,
+    /// Training batch size (inference is timed at batch 1 and at this size).
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Input as CxHxW (default: the model's usual input).
+    #[arg(long)]
+    pub input: Option<String>,
+    #[arg(long)]
+    pub classes: Option<usize>,
+    /// Seconds of timed work per measurement (after two warm-up runs).
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Number of threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Also profile training steps: time per kind of op (convolution, matmul, elementwise,
+    /// reduction, …), executor overhead and the optimizer, and the slowest nodes.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => commands::eval::run(a),
         Command::Predict(a) => commands::predict::run(a),
         Command::Summary(a) => commands::summary::run(a),
+        Command::Bench(a) => commands::bench::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Models => commands::catalog::models(),
         Command::Datasets(a) => commands::catalog::datasets(a),

@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use convnet_autograd::{
-    Feeds, Graph, GraphOptions, NodeId, ParamStore, Plan, PlanCache, RunOptions, Shape, grad,
+    Feeds, Graph, GraphOptions, NodeId, NodeTiming, ParamStore, Plan, PlanCache, RunOptions, Shape,
+    grad,
 };
 use convnet_tensor::kernels::conv::{ConvAlgorithm, ConvKernel, choose_kernel};
 use convnet_tensor::{ConvnetRng, Element, Tensor, rng_from_seed};
@@ -434,6 +435,11 @@ pub struct StepOutput<T: Element = f32> {
     pub grads: BTreeMap<String, Tensor<T>>,
     /// Per-layer activations and gradients, when run with [`TrainStep::run_inspect`].
     pub layers: Vec<LayerTrace<T>>,
+    /// Every node's time, with the kernel it ran on, when profiling is switched on
+    /// ([`TrainStep::set_run_options`]); empty otherwise.
+    pub timings: Vec<NodeTiming>,
+    /// Wall time of the plan's run (feeds, every node, bookkeeping).
+    pub run_time: std::time::Duration,
 }
 
 /// Forward, loss, gradients and running-statistics updates, compiled once per batch size.
@@ -578,11 +584,11 @@ impl<T: Element> TrainStep<T> {
         self.mg
             .fill_random_inputs(&mut feeds, batch, &mut self.rng)?;
         let options = self.options;
-        let out = self
+        let run = self
             .plan(batch, inspect)?
-            .run_with(&feeds, params, options)?
-            .outputs;
-        let mut it = out.into_iter();
+            .run_with(&feeds, params, options)?;
+        let (timings, run_time) = (run.timings, run.total);
+        let mut it = run.outputs.into_iter();
         let mut next = || {
             it.next()
                 .ok_or_else(|| NnError::Usage("missing plan output".into()))
@@ -623,6 +629,8 @@ impl<T: Element> TrainStep<T> {
             output,
             grads,
             layers,
+            timings,
+            run_time,
         })
     }
 }

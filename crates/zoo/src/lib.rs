@@ -9,7 +9,7 @@
 //! | AlexNet (Krizhevsky et al. 2012) | `alexnet`, `alexnet-torchvision` | [`alexnet`] |
 //! | VGG (Simonyan & Zisserman 2014) | `vgg11` … `vgg19`, `vgg11-bn` … `vgg19-bn` | [`vgg`] |
 //! | GoogLeNet (Szegedy et al. 2014) | `googlenet`, `googlenet-bn` | [`googlenet`] |
-//! | ResNet (He et al. 2015) | `resnet18` … `resnet152`, `resnet20` … `resnet110` | [`resnet`] |
+//! | ResNet (He et al. 2015) | `resnet18` … `resnet152`, `resnet18-cifar`, `resnet20` … `resnet110` | [`resnet`] |
 //!
 //! Building is symbolic and cheap: [`build`] returns a [`Model`] whose parameter count and
 //! shapes are known without allocating a single weight (`Model::init_params` allocates).
@@ -308,6 +308,14 @@ pub const MODELS: &[ModelInfo] = &[
         IMAGENET,
         1000,
         true,
+    ),
+    entry(
+        "resnet18-cifar",
+        Family::ResNet,
+        "ResNet-18 for 32×32 images: 3×3/1 stem, no max pool, stages 64-128-256-512 with projection shortcuts (11,173,962 params)",
+        CIFAR,
+        10,
+        false,
     ),
     entry(
         "resnet20",

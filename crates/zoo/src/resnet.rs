@@ -32,13 +32,22 @@ fn imagenet_config(depth: usize) -> Option<(bool, [usize; 4])> {
 }
 
 pub(crate) fn build<T: Element>(spec: &Spec) -> Result<Box<dyn Module<T>>> {
-    let depth: usize = spec
-        .name
+    let (digits, cifar_stem) = match spec.name.strip_suffix("-cifar") {
+        Some(base) => (base, true),
+        None => (spec.name, false),
+    };
+    let depth: usize = digits
         .trim_start_matches("resnet")
         .parse()
         .map_err(|_| ZooError::config(spec.name, "not a ResNet depth"))?;
     if let Some((bottleneck, blocks)) = imagenet_config(depth) {
-        return Ok(Box::new(imagenet(spec, bottleneck, blocks)));
+        return Ok(Box::new(imagenet(spec, bottleneck, blocks, cifar_stem)));
+    }
+    if cifar_stem {
+        return Err(ZooError::config(
+            spec.name,
+            "the -cifar stem is for the ImageNet depths 18, 34, 50, 101, 152",
+        ));
     }
     if depth >= 8 && (depth - 2).is_multiple_of(6) {
         return Ok(Box::new(cifar(spec, (depth - 2) / 6)));
@@ -46,20 +55,30 @@ pub(crate) fn build<T: Element>(spec: &Spec) -> Result<Box<dyn Module<T>>> {
     Err(ZooError::config(spec.name, "not a ResNet depth"))
 }
 
-fn imagenet<T: Element>(spec: &Spec, bottleneck: bool, blocks: [usize; 4]) -> Sequential<T> {
+/// An ImageNet ResNet; with `cifar_stem`, the usual adaptation to 32×32 images: a 3×3/1 stem
+/// and no max pool, the stages and projection shortcuts unchanged.
+fn imagenet<T: Element>(
+    spec: &Spec,
+    bottleneck: bool,
+    blocks: [usize; 4],
+    cifar_stem: bool,
+) -> Sequential<T> {
     let d = spec.div;
     let stem = scaled(64, d, 1);
+    let (kernel, stride, pad) = if cifar_stem { (3, 1, 1) } else { (7, 2, 3) };
     let mut net = Sequential::new("")
         .with(
-            Conv2d::new("conv1", spec.input[0], stem, 7)
-                .stride(2)
-                .padding(3)
+            Conv2d::new("conv1", spec.input[0], stem, kernel)
+                .stride(stride)
+                .padding(pad)
                 .bias(false)
                 .weight_init(Init::HeNormalFanOut),
         )
         .with(BatchNorm::new_2d("bn1", stem))
-        .with(Activation::relu("relu"))
-        .with(MaxPool2d::new("maxpool", 3).stride(2).padding(1));
+        .with(Activation::relu("relu"));
+    if !cifar_stem {
+        net.push(MaxPool2d::new("maxpool", 3).stride(2).padding(1));
+    }
     let mut inp = stem;
     for (i, &n) in blocks.iter().enumerate() {
         let width = scaled(64 << i, d, 1);

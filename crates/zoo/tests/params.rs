@@ -210,6 +210,19 @@ fn resnet_counts_and_shapes() {
         );
         assert_eq!(m.output_shape().to_string(), "[B, 10]");
     }
+    // ResNet-18 adapted to CIFAR (3×3/1 stem, no max pool; the common benchmark model):
+    // 11,173,962 parameters, ImageNet ResNet-18's 11,689,512 less the 7×7 stem's 9,408 − 1,728
+    // and the 1000-way fc's 513,000 − 5,130.
+    let m = model("resnet18-cifar", ZooConfig::default());
+    assert_eq!(m.input_shape(), &[3, 32, 32]);
+    assert_eq!(m.num_params(), 11_173_962);
+    assert_eq!(
+        m.num_params(),
+        11_689_512 - (9_408 - 1_728) - (513_000 - 5_130)
+    );
+    assert_eq!(m.output_shape().to_string(), "[B, 10]");
+    let layers = m.layer_names().unwrap();
+    assert!(!layers.iter().any(|l| l == "maxpool"), "{layers:?}");
 }
 
 #[test]

@@ -562,7 +562,7 @@ impl Callback for PrintEpoch {
 /// would exhaust the process's thread limit while the pool starts.
 const MAX_THREADS: usize = 1024;
 
-fn rayon_threads(n: usize) -> Result<(), Failure> {
+pub fn rayon_threads(n: usize) -> Result<(), Failure> {
     if !(1..=MAX_THREADS).contains(&n) {
         return Err(Failure::usage(format!(
             "--threads {n}: must be between 1 and {MAX_THREADS}"
