@@ -274,10 +274,21 @@ impl<T: Element> Model<T> {
 
     /// Builds the graph for one mode (for custom runs and gradient checks).
     pub fn build_graph(&self, mode: Mode) -> Result<ModelGraph<T>> {
+        self.build(mode, false)
+    }
+
+    /// The eval graph that inference and evaluation runners use: BatchNorm after a
+    /// convolution is folded into it (`Conv(x, w)·s + t = Conv(x, w·s) + t`).
+    pub fn build_inference_graph(&self) -> Result<ModelGraph<T>> {
+        self.build(Mode::Eval, true)
+    }
+
+    fn build(&self, mode: Mode, fold_for_inference: bool) -> Result<ModelGraph<T>> {
         let mut graph = Graph::with_options(self.options);
         let input = graph.input(INPUT, Shape::with_batch(&self.input_shape))?;
         let mut ctx = Ctx::new(&mut graph, mode);
         ctx.frozen = self.frozen.clone();
+        ctx.fold_for_inference = fold_for_inference;
         let output = ctx.call(self.root.as_ref(), input)?;
         let Ctx {
             records,
@@ -298,12 +309,12 @@ impl<T: Element> Model<T> {
 
     /// An inference runner (eval mode).
     pub fn inference(&self) -> Result<Inference<T>> {
-        Inference::new(self.build_graph(Mode::Eval)?, None)
+        Inference::new(self.build_inference_graph()?, None)
     }
 
     /// An inference runner that also computes `loss` against fed targets (validation).
     pub fn evaluator(&self, loss: impl Loss<T> + 'static) -> Result<Inference<T>> {
-        Inference::new(self.build_graph(Mode::Eval)?, Some(&loss))
+        Inference::new(self.build_inference_graph()?, Some(&loss))
     }
 
     /// A training step (train mode) minimising `loss`; Dropout masks come from a generator

@@ -145,6 +145,9 @@ pub struct Ctx<'g, T: Element = f32> {
     pub(crate) random_inputs: Vec<RandomInput>,
     /// Layer paths that run in eval mode even in a training graph (frozen layers).
     pub(crate) frozen: Vec<String>,
+    /// An inference graph: eval-mode layers may fold into their neighbours (BatchNorm into
+    /// the convolution before it), since nothing reads their intermediate values.
+    pub(crate) fold_for_inference: bool,
 }
 
 impl<T: Element> fmt::Debug for Ctx<'_, T> {
@@ -168,6 +171,7 @@ impl<'g, T: Element> Ctx<'g, T> {
             state_updates: Vec::new(),
             random_inputs: Vec::new(),
             frozen: Vec::new(),
+            fold_for_inference: false,
         }
     }
 
@@ -186,6 +190,12 @@ impl<'g, T: Element> Ctx<'g, T> {
 
     pub fn is_train(&self) -> bool {
         self.mode == Mode::Train
+    }
+
+    /// True while building an inference graph, where an eval-mode layer may fold into its
+    /// neighbours (only outputs are read; layer activations are not inspected).
+    pub fn folds_for_inference(&self) -> bool {
+        self.fold_for_inference && self.mode == Mode::Eval
     }
 
     /// The symbolic shape of a node.

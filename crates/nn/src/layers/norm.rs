@@ -7,7 +7,9 @@
 //! `running_mean ← (1 − m)·running_mean + m·mean`,
 //! `running_var ← (1 − m)·running_var + m·var·n/(n − 1)` (unbiased; n = values per channel,
 //! which involves the batch size and so is computed in the graph). Eval mode normalises with
-//! the running statistics. Keys: `weight` (γ), `bias` (β), `running_mean`, `running_var` —
+//! the running statistics; in the graphs of inference and evaluation runners it is one
+//! per-channel scale and shift, the scale folded into the weight of a convolution just before
+//! it where that is cheaper than a pass over the activation (see `inference_forward`). Keys: `weight` (γ), `bias` (β), `running_mean`, `running_var` —
 //! torchvision's names; `num_batches_tracked` is not kept.
 
 use convnet_autograd::{NodeId, Shape};
@@ -72,6 +74,111 @@ impl BatchNorm {
     }
 }
 
+impl BatchNorm {
+    /// Eval-mode BatchNorm in an inference graph, as one per-channel scale and shift
+    /// `y = x·s + t` with `s = γ/√(running_var + ε)` and `t = β − running_mean·s` (computed on
+    /// `[C]` vectors, so two passes over the activation instead of four). Directly after a
+    /// 2-D convolution whose filters are no larger than its output plane, the scale goes into
+    /// the convolution's weight instead, `Conv(x, w)·s + t = Conv(x, w·s) + t`, which leaves
+    /// one pass (the shift). The convolution node it replaces stays in the graph but no plan
+    /// for the output runs it.
+    fn inference_forward<T: Element>(
+        &self,
+        ctx: &mut Ctx<'_, T>,
+        x: NodeId,
+        rm: NodeId,
+        rv: NodeId,
+        bshape: &[usize],
+    ) -> Result<NodeId> {
+        let c = self.channels;
+        let key = |local: &str| format!("{}.{local}", self.name);
+        let affine = if self.affine {
+            Some((
+                ctx.param(&key("weight"), &[c])?,
+                ctx.param(&key("bias"), &[c])?,
+            ))
+        } else {
+            None
+        };
+        // Scaling the weight is a pass over it on every run, so the fold pays only where it
+        // is smaller than the pass over the activation it saves, even at batch 1: an output
+        // plane at least as large as one filter (ResNet's stem and first stage, not the
+        // 512-channel 4×4 stage, whose weights dwarf its activations).
+        let out_plane: usize = ctx.shape(x)?.dims()[2..]
+            .iter()
+            .map(|d| d.fixed().unwrap_or(1))
+            .product();
+        let producer = if self.two_d {
+            conv_producer(ctx.graph_ref(), x, c)?
+                .filter(|conv| conv.kernel[1..].iter().product::<usize>() <= out_plane)
+        } else {
+            None
+        };
+        let g = ctx.graph();
+        let var_eps = g.add_scalar(rv, self.eps)?;
+        let inv = g.rsqrt(var_eps)?;
+        let (scale, shift) = match affine {
+            Some((w, b)) => {
+                let s = g.mul(w, inv)?;
+                let ms = g.mul(rm, s)?;
+                (s, g.sub(b, ms)?)
+            }
+            None => {
+                let ms = g.mul(rm, inv)?;
+                (inv, g.neg(ms)?)
+            }
+        };
+        let shift = g.reshape(shift, bshape.to_vec())?;
+        let scaled = match producer {
+            Some(conv) => {
+                let mut per_filter = vec![1; conv.kernel.len()];
+                per_filter[0] = c;
+                let s = g.reshape(scale, per_filter)?;
+                let folded = g.mul(conv.weight, s)?;
+                g.conv2d(conv.input, folded, conv.params)?
+            }
+            None => {
+                let s = g.reshape(scale, bshape.to_vec())?;
+                g.mul(x, s)?
+            }
+        };
+        Ok(g.add(scaled, shift)?)
+    }
+}
+
+/// A plain 2-D convolution node's operands, parameters and weight shape.
+struct ConvProducer {
+    input: NodeId,
+    weight: NodeId,
+    params: convnet_autograd::Conv2dParams,
+    kernel: Vec<usize>,
+}
+
+/// The convolution that computes `x`, when `x` is a plain 2-D convolution with `c` output
+/// channels.
+fn conv_producer<T: Element>(
+    g: &convnet_autograd::Graph<T>,
+    x: NodeId,
+    c: usize,
+) -> Result<Option<ConvProducer>> {
+    let Some(convnet_autograd::ConvOp::Conv2d(params)) =
+        g.node(x)?.op.rule_as::<convnet_autograd::ConvOp>()
+    else {
+        return Ok(None);
+    };
+    let inputs = g.inputs(x)?;
+    let (input, weight) = (inputs[0], inputs[1]);
+    let Some(kernel) = g.shape(weight)?.to_fixed() else {
+        return Ok(None);
+    };
+    Ok((kernel.first() == Some(&c)).then_some(ConvProducer {
+        input,
+        weight,
+        params: *params,
+        kernel,
+    }))
+}
+
 impl<T: Element> Module<T> for BatchNorm {
     fn name(&self) -> &str {
         &self.name
@@ -132,6 +239,9 @@ impl<T: Element> Module<T> for BatchNorm {
         let key = |local: &str| format!("{}.{local}", self.name);
         let rm = ctx.param(&key("running_mean"), &[c])?;
         let rv = ctx.param(&key("running_var"), &[c])?;
+        if ctx.folds_for_inference() {
+            return self.inference_forward(ctx, x, rm, rv, &bshape);
+        }
         let train = ctx.is_train();
         let g = ctx.graph();
         let (mean, var) = if train {
