@@ -233,12 +233,12 @@ impl<T: Element> Tensor<T> {
         let last = self.shape().last().copied().unwrap_or(1);
         let step = self.strides().last().copied().unwrap_or(1);
         let src = &self.storage[..];
-        self.layout.for_each_row(|start| {
-            if step == 1 {
-                out.extend_from_slice(&src[start..start + last]);
-            } else {
-                out.extend((0..last).map(|i| src[start + i * step]));
-            }
+        self.layout.for_each_row(|start| match step {
+            1 => out.extend_from_slice(&src[start..start + last]),
+            // A broadcast row (a per-channel value expanded over W) is one value repeated:
+            // a fill, not an indexed gather.
+            0 => out.resize(out.len() + last, src[start]),
+            _ => out.extend((0..last).map(|i| src[start + i * step])),
         });
         out
     }

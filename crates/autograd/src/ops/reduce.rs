@@ -105,9 +105,12 @@ impl<T: Element> OpRule<T> for ReduceOp {
                     .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
                     .collect();
                 let count: usize = axes.iter().map(|&a| out[a]).product();
-                x.reshape(&keep)?
+                // Scaled before it is broadcast: the same product per element, computed once
+                // per reduced value, and the broadcast is a plain fill.
+                x.scale(1.0 / count.max(1) as f64)
+                    .reshape(&keep)?
                     .broadcast_to(out)?
-                    .scale(1.0 / count.max(1) as f64)
+                    .contiguous()
             }
         })
     }
