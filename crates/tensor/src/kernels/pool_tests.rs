@@ -39,6 +39,29 @@ prop_compose! {
     }
 }
 
+/// 2×2 windows at stride 2, unpadded: the most common max pooling.
+fn two_by_two(
+    batch: usize,
+    channels: usize,
+    in_h: usize,
+    in_w: usize,
+    ceil: bool,
+) -> Pool2dGeometry {
+    Pool2dGeometry {
+        batch,
+        channels,
+        in_h,
+        in_w,
+        kernel_h: 2,
+        kernel_w: 2,
+        stride_h: 2,
+        stride_w: 2,
+        pad_h: 0,
+        pad_w: 0,
+        ceil_mode: ceil,
+    }
+}
+
 fn check_pool<T: Element>(g: &Pool2dGeometry, seed: u64) {
     g.validate().unwrap();
     let x = rand_vec::<T>(g.input_len(), seed);
@@ -127,19 +150,7 @@ proptest! {
 }
 #[test]
 fn max_pool_propagates_nan_and_prefers_first_maximum() {
-    let g = Pool2dGeometry {
-        batch: 1,
-        channels: 1,
-        in_h: 2,
-        in_w: 4,
-        kernel_h: 2,
-        kernel_w: 2,
-        stride_h: 2,
-        stride_w: 2,
-        pad_h: 0,
-        pad_w: 0,
-        ceil_mode: false,
-    };
+    let g = two_by_two(1, 1, 2, 4, false);
     let x = [1.0, 5.0, 2.0, f64::NAN, 5.0, 0.0, 3.0, 9.0];
     let mut y = [0.0; 2];
     pool::max_pool2d_forward(&g, &x, &mut y).unwrap();
@@ -251,19 +262,7 @@ fn pool_bad_inputs_are_errors() {
 #[test]
 fn two_by_two_max_pool_matches_the_reference_with_ties_and_nans() {
     fn run<T: Element>(in_h: usize, in_w: usize, ceil_mode: bool, seed: u64) {
-        let g = Pool2dGeometry {
-            batch: 3,
-            channels: 5,
-            in_h,
-            in_w,
-            kernel_h: 2,
-            kernel_w: 2,
-            stride_h: 2,
-            stride_w: 2,
-            pad_h: 0,
-            pad_w: 0,
-            ceil_mode,
-        };
+        let g = two_by_two(3, 5, in_h, in_w, ceil_mode);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x: Vec<T> = (0..g.input_len())
             .map(|_| match rng.random_range(0..20) {
@@ -308,37 +307,12 @@ fn two_by_two_max_pool_matches_the_reference_with_ties_and_nans() {
         (2, 6, false),
         (6, 6, true),
     ] {
-        let g = Pool2dGeometry {
-            batch: 1,
-            channels: 1,
-            in_h: h,
-            in_w: w,
-            kernel_h: 2,
-            kernel_w: 2,
-            stride_h: 2,
-            stride_w: 2,
-            pad_h: 0,
-            pad_w: 0,
-            ceil_mode: ceil,
-        };
+        let g = two_by_two(1, 1, h, w, ceil);
         assert!(super::pool_2x2::applies(&g), "{g:?}");
         run::<f32>(h, w, ceil, (h * 100 + w) as u64);
         run::<f64>(h, w, ceil, (h * 100 + w + 1) as u64);
     }
     // Odd sizes in ceil mode have a partial last window: the general kernel takes them.
-    let odd_ceil = Pool2dGeometry {
-        batch: 1,
-        channels: 1,
-        in_h: 7,
-        in_w: 7,
-        kernel_h: 2,
-        kernel_w: 2,
-        stride_h: 2,
-        stride_w: 2,
-        pad_h: 0,
-        pad_w: 0,
-        ceil_mode: true,
-    };
-    assert!(!super::pool_2x2::applies(&odd_ceil));
+    assert!(!super::pool_2x2::applies(&two_by_two(1, 1, 7, 7, true)));
     run::<f32>(7, 7, true, 5);
 }
