@@ -4,6 +4,7 @@
 //! failure while running (corrupt file, diverging loss, …), 2 a usage error (unknown option,
 //! model or data set), 66 missing input data or checkpoint (sysexits' EX_NOINPUT).
 
+mod alloc_count;
 mod args;
 mod commands;
 mod recipes;
@@ -14,12 +15,8 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
-/// mimalloc keeps freed memory for reuse instead of handing large blocks back to the system:
-/// with glibc's allocator every multi-megabyte activation of a training step is a fresh
-/// `mmap` whose pages fault in (and are zeroed) again on every step, which `convnet bench`
-/// measured at about a quarter of a LeNet-5 step.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 /// A failure with the exit code it should produce.
 #[derive(Debug)]

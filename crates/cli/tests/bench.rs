@@ -42,6 +42,20 @@ fn bench_reports_training_speed_inference_time_memory_and_a_profile() {
         t.contains("planned peak of a training step at batch 8"),
         "{t}"
     );
+    // Today every step allocates its activations afresh; the count is what buffer reuse
+    // will drive down.
+    let allocations = t
+        .lines()
+        .find_map(|l| l.strip_prefix("allocated per training step: "))
+        .unwrap_or_else(|| panic!("{t}"));
+    let n: u64 = allocations
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("{allocations}"));
+    assert!(n > 0 && allocations.contains("B"), "{allocations}");
     let shares: Vec<f64> = t
         .lines()
         .filter(|l| l.starts_with("  ") && l.trim_end().ends_with('%'))

@@ -53,7 +53,16 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
 
     let mut trainer = Trainer::new(&model, batch, classes)?;
     let peak = trainer.step.peak_bytes(batch).map_err(Failure::run)?;
-    let step_time = median_of(budget, || trainer.step(false).map(|_| ()))?;
+    // Two steps compile the plans first, so the allocation count is of steady-state steps.
+    trainer.step(false)?;
+    trainer.step(false)?;
+    let mut steps = 0u64;
+    let before = crate::alloc_count::totals();
+    let step_time = median_of(budget, || {
+        steps += 1;
+        trainer.step(false).map(|_| ())
+    })?;
+    let after = crate::alloc_count::totals();
     println!(
         "train: {:.1} img/s (batch {batch}, median step {:.2} ms, SGD lr 0.01)",
         batch as f64 / step_time.as_secs_f64(),
@@ -89,6 +98,12 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     println!(
         "planned peak of a training step at batch {batch}: {} of activations and gradients",
         fmt_bytes(peak as u64)
+    );
+    let steps = steps.max(1);
+    println!(
+        "allocated per training step: {} allocations, {}",
+        group(((after.0 - before.0) / steps) as usize),
+        fmt_bytes((after.1 - before.1) / steps)
     );
     if args.profile {
         trainer.profile(budget)?;
