@@ -203,19 +203,7 @@ fn large_pools_take_the_parallel_path() {
 
 #[test]
 fn pool_bad_inputs_are_errors() {
-    let g = Pool2dGeometry {
-        batch: 1,
-        channels: 2,
-        in_h: 4,
-        in_w: 4,
-        kernel_h: 2,
-        kernel_w: 2,
-        stride_h: 2,
-        stride_w: 2,
-        pad_h: 0,
-        pad_w: 0,
-        ceil_mode: false,
-    };
+    let g = two_by_two(1, 2, 4, 4, false);
     let x = vec![0.0f64; g.input_len()];
     let mut y = vec![0.0f64; g.output_len()];
     let mut gx = vec![0.0f64; g.input_len()];
