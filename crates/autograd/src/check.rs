@@ -24,6 +24,7 @@ pub struct GradCheckConfig {
     pub eps: f64,
     /// A value passes when `|numeric − analytic| ≤ atol + rtol·max(|numeric|, |analytic|)`.
     pub rtol: f64,
+    /// Absolute tolerance: the allowance for values near zero (see `rtol`).
     pub atol: f64,
     /// Tensors with at most this many elements are checked element by element.
     pub max_elementwise: usize,
@@ -54,6 +55,7 @@ impl Default for GradCheckConfig {
 pub struct GradCheckReport {
     /// Number of scalar comparisons made.
     pub checks: usize,
+    /// Largest `|numeric − analytic|`.
     pub max_abs_error: f64,
     /// Largest `|numeric − analytic| / max(|numeric|, |analytic|)`.
     pub max_rel_error: f64,
@@ -64,6 +66,7 @@ pub struct GradCheckReport {
 }
 
 impl GradCheckReport {
+    /// True when every comparison was within tolerance (`worst_ratio ≤ 1`).
     pub fn passed(&self) -> bool {
         self.worst_ratio <= 1.0
     }

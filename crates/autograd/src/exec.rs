@@ -32,18 +32,24 @@ pub struct RunOptions {
 /// One node's time in a profiled run.
 #[derive(Debug, Clone)]
 pub struct NodeTiming {
+    /// The node that ran.
     pub node: NodeId,
+    /// Its layer-path name.
     pub name: String,
+    /// Its op's short name.
     pub op: &'static str,
     /// The kernel the op ran on, where it says (a convolution's chosen kernel).
     pub kernel: Option<String>,
+    /// Wall time of the node's evaluation (for a leaf, of fetching its value).
     pub time: Duration,
 }
 
 /// The outputs of a run, with timings when profiling was on.
 #[derive(Debug, Clone)]
 pub struct RunOutput<T: Element> {
+    /// The requested outputs, in the order they were requested.
     pub outputs: Vec<Tensor<T>>,
+    /// One entry per planned node in execution order; empty unless profiling was on.
     pub timings: Vec<NodeTiming>,
     /// Wall time of the whole run (feed checks and bookkeeping included).
     pub total: Duration,

@@ -52,10 +52,12 @@ impl Indices {
         }
     }
 
+    /// The indices in row-major order.
     pub fn values(&self) -> &[usize] {
         &self.values
     }
 
+    /// The shape the indices are laid out in.
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
@@ -97,11 +99,14 @@ impl Indices {
 /// A value in a run: a float tensor or indices.
 #[derive(Debug, Clone)]
 pub enum Value<T: Element> {
+    /// A float tensor: the value of a tensor input or of any computed node.
     Tensor(Tensor<T>),
+    /// Whole-number indices, fed to an index input.
     Indices(Indices),
 }
 
 impl<T: Element> Value<T> {
+    /// The shape of the tensor or of the indices.
     pub fn shape(&self) -> &[usize] {
         match self {
             Value::Tensor(t) => t.shape(),
@@ -125,7 +130,10 @@ impl<T: Element> From<Indices> for Value<T> {
 /// How a feed names its placeholder.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FeedKey {
+    /// The placeholder's node id.
     Node(NodeId),
+    /// The placeholder's name, as given to [`Graph::input`](crate::Graph::input) or
+    /// [`Graph::index_input`](crate::Graph::index_input).
     Name(String),
 }
 
@@ -162,6 +170,7 @@ impl<T: Element> Default for Feeds<T> {
 }
 
 impl<T: Element> Feeds<T> {
+    /// No feeds yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -184,10 +193,12 @@ impl<T: Element> Feeds<T> {
         self.values.get(&key.into())
     }
 
+    /// Number of values fed (a placeholder fed both by id and by name counts twice).
     pub fn len(&self) -> usize {
         self.values.len()
     }
 
+    /// True when nothing has been fed.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }

@@ -42,8 +42,13 @@ pub type Inputs = SmallVec<[NodeId; 4]>;
 /// One node: what it computes, the shape it produces and its layer-path name.
 #[derive(Debug, Clone)]
 pub struct Node<T: Element> {
+    /// What the node computes: a leaf or an applied op.
     pub op: Op<T>,
+    /// The shape inferred when the node was added (may mention the open batch size).
     pub shape: Shape,
+    /// The layer-path name: `scope/op` with a `:n` suffix when repeated, or as set by
+    /// [`Graph::set_name`]. A placeholder's is the name it is fed by; a parameter's is its
+    /// key unless renamed.
     pub name: String,
 }
 
@@ -74,10 +79,12 @@ impl<T: Element> Default for Graph<T> {
 }
 
 impl<T: Element> Graph<T> {
+    /// An empty graph with default [`GraphOptions`].
     pub fn new() -> Self {
         Self::with_options(GraphOptions::default())
     }
 
+    /// An empty graph with the given options.
     pub fn with_options(options: GraphOptions) -> Self {
         Graph {
             g: DiGraph::new(),
@@ -88,6 +95,7 @@ impl<T: Element> Graph<T> {
         }
     }
 
+    /// The options that nodes added from now on are checked with.
     pub fn options(&self) -> GraphOptions {
         self.options
     }
@@ -97,10 +105,12 @@ impl<T: Element> Graph<T> {
         self.options.strict_geometry = strict;
     }
 
+    /// Number of nodes (leaves included).
     pub fn len(&self) -> usize {
         self.g.node_count()
     }
 
+    /// True when the graph has no nodes.
     pub fn is_empty(&self) -> bool {
         self.g.node_count() == 0
     }
@@ -124,10 +134,12 @@ impl<T: Element> Graph<T> {
         &self.g[id.ix()]
     }
 
+    /// The node's symbolic shape, or an error when the id is not from this graph.
     pub fn shape(&self, id: NodeId) -> Result<&Shape> {
         Ok(&self.node(id)?.shape)
     }
 
+    /// The node's layer-path name, or an error when the id is not from this graph.
     pub fn name(&self, id: NodeId) -> Result<&str> {
         Ok(&self.node(id)?.name)
     }
@@ -166,6 +178,7 @@ impl<T: Element> Graph<T> {
         self.scopes.push(name.to_string());
     }
 
+    /// Leaves the innermost name scope (does nothing at top level).
     pub fn pop_scope(&mut self) {
         self.scopes.pop();
     }

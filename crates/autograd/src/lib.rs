@@ -33,6 +33,8 @@
 //! assert_eq!(out[1].to_vec(), vec![2.0, 2.0, 2.0]);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod error;
 mod exec;

@@ -23,6 +23,7 @@ pub struct ParamStore<T: Element = f32> {
 }
 
 impl<T: Element> ParamStore<T> {
+    /// An empty store.
     pub fn new() -> Self {
         ParamStore {
             names: Vec::new(),
@@ -53,10 +54,13 @@ impl<T: Element> ParamStore<T> {
         Ok(())
     }
 
+    /// The value of a parameter or buffer, if the store holds it.
     pub fn get(&self, name: &str) -> Option<&Tensor<T>> {
         self.index.get(name).map(|&i| &self.values[i])
     }
 
+    /// The value of a parameter or buffer, mutably (to update it in place; its shape is not
+    /// checked again until a plan reads it).
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Tensor<T>> {
         self.index.get(name).map(|&i| &mut self.values[i])
     }
@@ -87,6 +91,7 @@ impl<T: Element> ParamStore<T> {
         Ok(())
     }
 
+    /// True when the store holds a parameter or buffer under `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.index.contains_key(name)
     }
@@ -96,10 +101,12 @@ impl<T: Element> ParamStore<T> {
         self.index.get(name).is_some_and(|&i| self.frozen[i])
     }
 
+    /// Number of entries, buffers included.
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
+    /// True when the store holds nothing.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }

@@ -279,6 +279,7 @@ impl<T: Element> Plan<T> {
         self.steps.len()
     }
 
+    /// True when the plan runs no nodes (it was compiled for no outputs).
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }

@@ -36,6 +36,7 @@ impl<T: Element> Default for PlanCache<T> {
 }
 
 impl<T: Element> PlanCache<T> {
+    /// An empty cache.
     pub fn new() -> Self {
         PlanCache {
             plans: Mutex::new(HashMap::new()),
@@ -65,6 +66,7 @@ impl<T: Element> PlanCache<T> {
         self.plans.lock().map_or(0, |p| p.len())
     }
 
+    /// True when no plan has been compiled yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -132,8 +132,11 @@ pub trait OpRule<T: Element>: Any + fmt::Debug + Send + Sync {
 /// What a shape rule found wrong, before it knows its op and node.
 #[derive(Debug, Clone)]
 pub enum RuleError {
+    /// The operand shapes do not fit the op; becomes [`AutogradError::Shape`].
     Shape(String),
+    /// An attribute or the operand count is invalid; becomes [`AutogradError::Invalid`].
     Invalid(String),
+    /// Convolution or pooling geometry does not fit; becomes [`AutogradError::Geometry`].
     Geometry(String),
 }
 
@@ -151,7 +154,10 @@ impl RuleError {
 /// An evaluation failure, before it knows its node.
 #[derive(Debug, Clone)]
 pub enum EvalError {
+    /// A tensor kernel failed; becomes [`AutogradError::Tensor`].
     Tensor(TensorError),
+    /// Index data is invalid, or an operand could not be read as needed (indices where a
+    /// tensor is needed, or the buffer being overwritten); becomes [`AutogradError::Index`].
     Index(String),
 }
 
@@ -210,6 +216,7 @@ impl<'a, T: Element> EvalArgs<'a, T> {
         self.values.len()
     }
 
+    /// True when the node has no operands.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }

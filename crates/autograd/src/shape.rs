@@ -29,6 +29,7 @@ impl Dim {
         }
     }
 
+    /// The size when it is fixed, `None` for the batch dimension.
     pub fn fixed(self) -> Option<usize> {
         match self {
             Dim::Fixed(n) => Some(n),
@@ -75,10 +76,12 @@ impl Shape {
         Shape(SmallVec::new())
     }
 
+    /// Number of dimensions.
     pub fn rank(&self) -> usize {
         self.0.len()
     }
 
+    /// The dimensions, outermost first.
     pub fn dims(&self) -> &[Dim] {
         &self.0
     }

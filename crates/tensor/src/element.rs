@@ -10,7 +10,9 @@ use num_traits::{Float, NumAssign};
 /// Which concrete element type a tensor holds; used in error messages and feed checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// 32-bit IEEE 754 `f32`, the default element type of [`Tensor`](crate::Tensor).
     F32,
+    /// 64-bit IEEE 754 `f64`, what gradient checks run in.
     F64,
 }
 
@@ -35,6 +37,7 @@ mod sealed {
 pub trait Element:
     Float + NumAssign + Default + Debug + Display + Send + Sync + 'static + sealed::Sealed
 {
+    /// The [`DType`] tag naming this type at run time.
     const DTYPE: DType;
     /// Converts from f64, rounding to the nearest representable value.
     fn of_f64(v: f64) -> Self;

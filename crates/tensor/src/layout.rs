@@ -87,18 +87,25 @@ impl Layout {
         }
     }
 
+    /// The size of each axis, outermost first (empty for a scalar).
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
+    /// Storage step of each axis, in elements (0 on a broadcast axis); one per axis of
+    /// [`Self::shape`].
     pub fn strides(&self) -> &[usize] {
         &self.strides
     }
+    /// Storage index of the view's first element (index `[0, 0, …]`).
     pub fn offset(&self) -> usize {
         self.offset
     }
+    /// The number of axes (0 for a scalar).
     pub fn rank(&self) -> usize {
         self.shape.len()
     }
+    /// Number of logical elements: the product of the shape (1 for a scalar); a broadcast
+    /// view counts every repeat, so this can exceed the storage it touches.
     pub fn numel(&self) -> usize {
         numel(&self.shape)
     }

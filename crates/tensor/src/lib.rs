@@ -17,6 +17,8 @@
 //! assert_eq!(z.to_vec(), vec![5.0, 14.0, 14.0, 50.0]);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod element;
 pub mod error;
 pub mod kernels;

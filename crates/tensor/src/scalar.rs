@@ -24,22 +24,33 @@ use crate::element::Element;
 /// Elementwise functions of one argument.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Unary {
+    /// `−x`
     Neg,
+    /// `|x|`
     Abs,
+    /// `eˣ`
     Exp,
+    /// The natural logarithm `ln x` (NaN for `x < 0`, −∞ at 0).
     Ln,
+    /// `√x` (NaN for `x < 0`).
     Sqrt,
+    /// `1/√x`, the reciprocal square root.
     Rsqrt,
+    /// `x²`
     Square,
+    /// `1/x`
     Recip,
     /// `max(x, 0)`; NaN propagates.
     Relu,
     /// `1/(1 + e⁻ˣ)`, without overflow for large `|x|`.
     Sigmoid,
+    /// The hyperbolic tangent.
     Tanh,
     /// `ln(1 + eˣ)`, stable for large `|x|`.
     Softplus,
+    /// The sine, `x` in radians.
     Sin,
+    /// The cosine, `x` in radians.
     Cos,
     /// `xᵖ`
     Powf(f64),
@@ -60,27 +71,39 @@ pub enum Unary {
 /// Elementwise functions of two arguments of equal shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binary {
+    /// `a + b`
     Add,
+    /// `a − b`
     Sub,
+    /// `a · b`
     Mul,
+    /// `a / b`
     Div,
-    /// The larger operand; NaN in the first propagates. On ties the first operand — its value
-    /// (which tells −0 from +0) and its gradient.
+    /// The larger operand; a NaN in either operand propagates (the first one's if both are
+    /// NaN). On ties the first operand — its value (which tells −0 from +0) and its gradient.
     Maximum,
-    /// The smaller operand; the same tie rule as `Maximum`.
+    /// The smaller operand; the same NaN and tie rules as [`Binary::Maximum`].
     Minimum,
     /// `aᵇ` (the gradient w.r.t. `b` needs `a > 0`).
     Pow,
 }
 
 /// Comparisons: 1 where they hold, else 0. Piecewise constant, so no gradient.
+///
+/// IEEE semantics: every comparison with a NaN is false except [`Compare::Ne`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compare {
+    /// `a == b`
     Eq,
+    /// `a ≠ b`
     Ne,
+    /// `a < b`
     Lt,
+    /// `a ≤ b`
     Le,
+    /// `a > b`
     Gt,
+    /// `a ≥ b`
     Ge,
 }
 
@@ -88,12 +111,19 @@ pub enum Compare {
 /// function's `x`) and `B`, the output `Y` and the gradient of the output `G`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
+    /// The first operand: a unary function's `x`, a binary function's `a`.
     A,
+    /// The second operand of a binary function (unused by unary derivatives).
     B,
+    /// The function's output from the forward pass.
     Y,
+    /// The incoming gradient, of the loss with respect to the output.
     G,
+    /// A unary function of a subexpression.
     Unary(Unary, Box<Expr>),
+    /// A binary function of two subexpressions.
     Binary(Binary, Box<Expr>, Box<Expr>),
+    /// A 0/1 mask from comparing two subexpressions, e.g. which operand a `Maximum` chose.
     Compare(Compare, Box<Expr>, Box<Expr>),
 }
 
@@ -119,6 +149,8 @@ mod build {
 }
 
 impl Unary {
+    /// The function's name in error messages and graph nodes, e.g. `"leaky_relu"` (without
+    /// its parameter).
     pub fn name(self) -> &'static str {
         use Unary::*;
         match self {
@@ -292,6 +324,7 @@ impl Unary {
 }
 
 impl Binary {
+    /// The function's name in error messages and graph nodes, e.g. `"maximum"`.
     pub fn name(self) -> &'static str {
         match self {
             Binary::Add => "add",
@@ -381,6 +414,7 @@ impl Binary {
 }
 
 impl Compare {
+    /// The comparison's name in error messages and graph nodes, e.g. `"ge"`.
     pub fn name(self) -> &'static str {
         match self {
             Compare::Eq => "eq",
@@ -437,13 +471,19 @@ impl Expr {
 
 /// Receives a concrete scalar function of one argument.
 pub trait UnaryVisitor<T> {
+    /// What the visitor makes of the function, e.g. the mapped tensor.
     type Out;
+    /// Does the visitor's work with `f`, a monomorphised closure that can sit in a tight,
+    /// vectorisable loop.
     fn run(self, f: impl Fn(T) -> T + Sync + Send + Copy) -> Self::Out;
 }
 
 /// Receives a concrete scalar function of two arguments.
 pub trait BinaryVisitor<T> {
+    /// What the visitor makes of the function, e.g. the combined tensor.
     type Out;
+    /// Does the visitor's work with `f(a, b)`, a monomorphised closure that can sit in a
+    /// tight, vectorisable loop.
     fn run(self, f: impl Fn(T, T) -> T + Sync + Send + Copy) -> Self::Out;
 }
 

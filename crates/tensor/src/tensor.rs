@@ -72,10 +72,12 @@ impl<T: Element> Tensor<T> {
         )
     }
 
+    /// A tensor of `shape` filled with zeros.
     pub fn zeros(shape: &[usize]) -> Self {
         Self::full(shape, T::zero())
     }
 
+    /// A tensor of `shape` filled with ones.
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, T::one())
     }
@@ -111,21 +113,29 @@ impl<T: Element> Tensor<T> {
 
     // ---- accessors -------------------------------------------------------------------------
 
+    /// The size of each axis, outermost first (empty for a scalar).
     pub fn shape(&self) -> &[usize] {
         self.layout.shape()
     }
+    /// Storage step of each axis, in elements (0 on a broadcast axis); a view's strides
+    /// need not be row-major.
     pub fn strides(&self) -> &[usize] {
         self.layout.strides()
     }
+    /// Shape, strides and offset of this view into its storage.
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
+    /// The number of axes (0 for a scalar).
     pub fn rank(&self) -> usize {
         self.layout.rank()
     }
+    /// Number of logical elements, the product of the shape (1 for a scalar).
     pub fn numel(&self) -> usize {
         self.layout.numel()
     }
+    /// True when the view is row-major with no gaps, so [`Self::as_slice`] succeeds and
+    /// [`Self::data`] borrows rather than copies.
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
     }

@@ -106,24 +106,31 @@ impl<T: Element> Graph<T> {
         self.apply(op, &v)
     }
 
+    /// `a + b`, broadcasting.
     pub fn add(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(BinaryOp::Add, a, b)
     }
+    /// `a − b`, broadcasting.
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(BinaryOp::Sub, a, b)
     }
+    /// `a · b` elementwise, broadcasting.
     pub fn mul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(BinaryOp::Mul, a, b)
     }
+    /// `a / b`, broadcasting.
     pub fn div(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(BinaryOp::Div, a, b)
     }
+    /// The elementwise larger of `a` and `b`, broadcasting (ties take `a`, value and gradient).
     pub fn maximum(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(BinaryOp::Maximum, a, b)
     }
+    /// The elementwise smaller of `a` and `b`, broadcasting (ties take `a`, value and gradient).
     pub fn minimum(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(BinaryOp::Minimum, a, b)
     }
+    /// `aᵇ` elementwise, broadcasting (the gradient w.r.t. `b` needs `a > 0`).
     pub fn pow(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.binary(BinaryOp::Pow, a, b)
     }

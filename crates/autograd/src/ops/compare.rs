@@ -75,21 +75,27 @@ impl<T: Element> Graph<T> {
         let v = self.broadcast_operands(op.name(), &[a, b])?;
         self.apply(op, &v)
     }
+    /// 1 where `a == b`, else 0 (broadcasting; no gradient).
     pub fn eq(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.compare(CmpOp::Eq, a, b)
     }
+    /// 1 where `a != b`, else 0 (broadcasting; no gradient).
     pub fn ne(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.compare(CmpOp::Ne, a, b)
     }
+    /// 1 where `a < b`, else 0 (broadcasting; no gradient).
     pub fn lt(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.compare(CmpOp::Lt, a, b)
     }
+    /// 1 where `a <= b`, else 0 (broadcasting; no gradient).
     pub fn le(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.compare(CmpOp::Le, a, b)
     }
+    /// 1 where `a > b`, else 0 (broadcasting; no gradient).
     pub fn gt(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.compare(CmpOp::Gt, a, b)
     }
+    /// 1 where `a >= b`, else 0 (broadcasting; no gradient).
     pub fn ge(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.compare(CmpOp::Ge, a, b)
     }

@@ -24,18 +24,23 @@ use crate::graph::{Graph, GraphOptions, NodeId};
 use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
+/// The three convolution primitives; each carries the forward convolution's parameters.
 #[derive(Debug, Clone)]
 pub enum ConvOp {
     /// `(x [N, C, H, W], w [K, C/groups, kh, kw]) → [N, K, oh, ow]`
     Conv2d(Conv2dParams),
     /// `(gy [N, K, oh, ow], w) → [N, C, H, W]`: the gradient w.r.t. `x`.
     Conv2dInputGrad {
+        /// The parameters of the forward convolution.
         params: Conv2dParams,
+        /// `[H, W]` of the forward input, which the output size alone does not determine.
         input_hw: [usize; 2],
     },
     /// `(x, gy) → [K, C/groups, kh, kw]`: the gradient w.r.t. `w`.
     Conv2dWeightGrad {
+        /// The parameters of the forward convolution.
         params: Conv2dParams,
+        /// `[kh, kw]` of the forward weight.
         kernel_hw: [usize; 2],
     },
 }
@@ -89,6 +94,7 @@ fn geometry_error(e: convnet_tensor::TensorError) -> RuleError {
 }
 
 impl ConvOp {
+    /// Short name used in node names, errors and profiles (`"conv2d"`, ...).
     pub fn name(&self) -> &'static str {
         match self {
             ConvOp::Conv2d(_) => "conv2d",

@@ -15,17 +15,30 @@ use crate::graph::{Graph, GraphOptions, NodeId};
 use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
+/// Gather, scatter and one-hot; the index operand is listed by [`OpRule::index_operands`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum IndexOp {
     /// `(x, idx) → x` with `axis` removed, picking `x[.., idx, ..]` at every other position.
-    TakeAlongAxis { axis: usize },
+    TakeAlongAxis {
+        /// The axis indexed.
+        axis: usize,
+    },
     /// `(idx, v) →` zeros of `shape` with `v` placed at the indexed positions.
-    PutAlongAxis { axis: usize, shape: Shape },
+    PutAlongAxis {
+        /// The axis of `shape` indexed.
+        axis: usize,
+        /// The output shape; `idx` and `v` have it with `axis` removed.
+        shape: Shape,
+    },
     /// `idx → idx.shape + [classes]` with a 1 at each index.
-    OneHot { classes: usize },
+    OneHot {
+        /// The length of the new last axis (indices must be below it).
+        classes: usize,
+    },
 }
 
 impl IndexOp {
+    /// Short name used in node names and errors (`"take_along_axis"`, ...).
     pub fn name(&self) -> &'static str {
         match self {
             IndexOp::TakeAlongAxis { .. } => "take_along_axis",

@@ -54,6 +54,8 @@ impl<T: Element> OpRule<T> for MatMulOp {
 }
 
 impl<T: Element> Graph<T> {
+    /// Matrix product over the last two axes, `[..., m, k] × [..., k, n] → [..., m, n]`; the
+    /// batch axes must be equal (expand first to broadcast).
     pub fn matmul(&mut self, a: NodeId, b: NodeId) -> Result<NodeId> {
         self.apply(MatMulOp, &[a, b])
     }

@@ -17,8 +17,12 @@ use crate::graph::{Graph, GraphOptions, NodeId};
 use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, OutputBuffer, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
+/// A movement op. All take one operand except `Concat`, which takes any number; `Reshape`,
+/// `Permute`, `Expand` and `Narrow` evaluate as views of it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MoveOp {
+    /// The same elements in row-major order with a new shape (same element count, same power
+    /// of the batch size).
     Reshape(Shape),
     /// Output axis `i` is input axis `axes[i]`.
     Permute(Vec<usize>),
@@ -28,17 +32,23 @@ pub enum MoveOp {
     SumTo(Shape),
     /// `start..start + len` along `axis`.
     Narrow {
+        /// The axis sliced (not the batch axis).
         axis: usize,
+        /// The first index kept.
         start: usize,
+        /// How many indices are kept.
         len: usize,
     },
     /// `(before, after)` copies of `value` on every axis.
     Pad {
+        /// `(before, after)` for each axis, one pair per axis of the operand.
         pads: Vec<(usize, usize)>,
+        /// The value the new positions are filled with.
         value: f64,
     },
     /// Joins the operands along `axis`.
     Concat {
+        /// The axis joined along (not the batch axis); every other axis must agree.
         axis: usize,
     },
 }
@@ -67,6 +77,7 @@ fn fixed_axis(shape: &Shape, axis: usize, what: &str) -> Result<usize, RuleError
 }
 
 impl MoveOp {
+    /// Short name used in node names and errors (`"reshape"`, `"narrow"`, ...).
     pub fn name(&self) -> &'static str {
         match self {
             MoveOp::Reshape(_) => "reshape",
@@ -259,6 +270,8 @@ fn concat_shape(inputs: &[&Shape], axis: usize) -> Result<Shape, RuleError> {
 }
 
 impl<T: Element> Graph<T> {
+    /// Adds any movement op applied to `x`: always a new node, whereas [`Graph::reshape`],
+    /// [`Graph::permute`], [`Graph::expand`] and [`Graph::sum_to`] return `x` for a no-op.
     pub fn movement(&mut self, op: MoveOp, x: NodeId) -> Result<NodeId> {
         self.apply(op, &[x])
     }
@@ -293,6 +306,7 @@ impl<T: Element> Graph<T> {
         self.reshape(x, Shape(to))
     }
 
+    /// Reorders the axes: output axis `i` is input axis `axes[i]` (no node for the identity).
     pub fn permute(&mut self, x: NodeId, axes: &[usize]) -> Result<NodeId> {
         if axes.iter().enumerate().all(|(i, &a)| i == a) && axes.len() == self.shape(x)?.rank() {
             return Ok(x);
@@ -333,6 +347,7 @@ impl<T: Element> Graph<T> {
         self.movement(MoveOp::SumTo(shape), x)
     }
 
+    /// The `len` indices from `start` along `axis`, as a view (not along the batch axis).
     pub fn narrow(&mut self, x: NodeId, axis: usize, start: usize, len: usize) -> Result<NodeId> {
         self.movement(MoveOp::Narrow { axis, start, len }, x)
     }
@@ -367,6 +382,8 @@ impl<T: Element> Graph<T> {
         )
     }
 
+    /// Joins `xs` along `axis`; their shapes must agree on every other axis, and `axis` must
+    /// not be the batch axis.
     pub fn concat(&mut self, xs: &[NodeId], axis: usize) -> Result<NodeId> {
         self.apply(MoveOp::Concat { axis }, xs)
     }

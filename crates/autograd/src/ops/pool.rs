@@ -18,22 +18,28 @@ use crate::ops::conv::{nchw, strict_axis};
 use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
+/// 2-D pooling over NCHW values and the primitives its gradients are written with.
 #[derive(Debug, Clone)]
 pub enum PoolOp {
+    /// `x [N, C, H, W] → [N, C, oh, ow]`: the maximum of each window.
     MaxPool2d(Pool2dParams),
     /// `(x, gy) → x.shape`: `gy` routed to each window's arg-max in `x`.
     MaxPool2dGrad(Pool2dParams),
     /// `(x, v) → y.shape`: `v` read at each window's arg-max in `x` (adjoint of the above).
     MaxPool2dSelect(Pool2dParams),
+    /// `x [N, C, H, W] → [N, C, oh, ow]`: the mean of each window.
     AvgPool2d(Pool2dParams),
     /// `gy → shape`: the adjoint of average pooling.
     AvgPool2dGrad {
+        /// The parameters of the average pooling being differentiated.
         params: Pool2dParams,
+        /// The shape of that pooling's input, which this op produces.
         shape: Shape,
     },
 }
 
 impl PoolOp {
+    /// Short name used in node names and errors (`"max_pool2d"`, ...).
     pub fn name(&self) -> &'static str {
         match self {
             PoolOp::MaxPool2d(_) => "max_pool2d",
@@ -171,9 +177,11 @@ impl<T: Element> OpRule<T> for PoolOp {
 }
 
 impl<T: Element> Graph<T> {
+    /// Max pooling of `x [N, C, H, W]`; the gradient goes to each window's arg-max.
     pub fn max_pool2d(&mut self, x: NodeId, params: Pool2dParams) -> Result<NodeId> {
         self.apply(PoolOp::MaxPool2d(params), &[x])
     }
+    /// Average pooling of `x [N, C, H, W]`.
     pub fn avg_pool2d(&mut self, x: NodeId, params: Pool2dParams) -> Result<NodeId> {
         self.apply(PoolOp::AvgPool2d(params), &[x])
     }

@@ -15,33 +15,54 @@ use crate::graph::{Graph, GraphOptions, NodeId};
 use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::{Dim, Shape};
 
+/// A reduction over some axes of its one operand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReduceOp {
+    /// The sum over `axes`.
     Sum {
+        /// The reduced axes (the builders pass them sorted and de-duplicated, all axes for an
+        /// empty list).
         axes: Vec<usize>,
+        /// Keep the reduced axes as size 1 instead of removing them.
         keep_dims: bool,
     },
+    /// The mean over `axes`; the count is taken at run time, so it may include the batch size.
     Mean {
+        /// The reduced axes (the builders pass them sorted and de-duplicated, all axes for an
+        /// empty list).
         axes: Vec<usize>,
+        /// Keep the reduced axes as size 1 instead of removing them.
         keep_dims: bool,
     },
+    /// The maximum over `axes`; the gradient is split evenly between tied maxima.
     Max {
+        /// The reduced axes (the builders pass them sorted and de-duplicated, all axes for an
+        /// empty list).
         axes: Vec<usize>,
+        /// Keep the reduced axes as size 1 instead of removing them.
         keep_dims: bool,
     },
+    /// The minimum over `axes`; the gradient is split evenly between tied minima.
     Min {
+        /// The reduced axes (the builders pass them sorted and de-duplicated, all axes for an
+        /// empty list).
         axes: Vec<usize>,
+        /// Keep the reduced axes as size 1 instead of removing them.
         keep_dims: bool,
     },
     /// Adjoint of `Mean`: broadcasts `g` back to `shape` and divides by the reduced count.
     MeanGrad {
+        /// The axes the mean being differentiated reduced.
         axes: Vec<usize>,
+        /// Whether that mean kept them as size 1 (the shape `g` arrives in).
         keep_dims: bool,
+        /// The shape of that mean's operand, which this op produces.
         shape: Shape,
     },
 }
 
 impl ReduceOp {
+    /// Short name used in node names and errors (`"sum"`, `"mean"`, ...).
     pub fn name(&self) -> &'static str {
         match self {
             ReduceOp::Sum { .. } => "sum",
@@ -217,9 +238,11 @@ impl<T: Element> Graph<T> {
     pub fn mean(&mut self, x: NodeId, axes: &[usize], keep_dims: bool) -> Result<NodeId> {
         self.reduce_with(x, axes, |axes| ReduceOp::Mean { axes, keep_dims })
     }
+    /// Maximum over `axes` (all when empty); ties share the gradient evenly.
     pub fn max(&mut self, x: NodeId, axes: &[usize], keep_dims: bool) -> Result<NodeId> {
         self.reduce_with(x, axes, |axes| ReduceOp::Max { axes, keep_dims })
     }
+    /// Minimum over `axes` (all when empty); ties share the gradient evenly.
     pub fn min(&mut self, x: NodeId, axes: &[usize], keep_dims: bool) -> Result<NodeId> {
         self.reduce_with(x, axes, |axes| ReduceOp::Min { axes, keep_dims })
     }

@@ -13,13 +13,23 @@ use crate::graph::{Graph, GraphOptions, NodeId};
 use crate::rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, RuleError, arity};
 use crate::shape::Shape;
 
+/// Softmax or log-softmax along one axis; the output has the operand's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SoftmaxOp {
-    Softmax { axis: usize },
-    LogSoftmax { axis: usize },
+    /// `exp(x) / Σ exp(x)` along `axis`.
+    Softmax {
+        /// The axis normalised over.
+        axis: usize,
+    },
+    /// `x − ln Σ exp(x)` along `axis`.
+    LogSoftmax {
+        /// The axis normalised over.
+        axis: usize,
+    },
 }
 
 impl SoftmaxOp {
+    /// Short name used in node names and errors (`"softmax"` or `"log_softmax"`).
     pub fn name(self) -> &'static str {
         match self {
             SoftmaxOp::Softmax { .. } => "softmax",
@@ -86,9 +96,11 @@ impl<T: Element> OpRule<T> for SoftmaxOp {
 }
 
 impl<T: Element> Graph<T> {
+    /// Softmax of `x` along `axis`.
     pub fn softmax(&mut self, x: NodeId, axis: usize) -> Result<NodeId> {
         self.apply(SoftmaxOp::Softmax { axis }, &[x])
     }
+    /// Log-softmax of `x` along `axis` (computed directly, not as `ln(softmax(x))`).
     pub fn log_softmax(&mut self, x: NodeId, axis: usize) -> Result<NodeId> {
         self.apply(SoftmaxOp::LogSoftmax { axis }, &[x])
     }

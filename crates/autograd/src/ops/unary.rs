@@ -141,18 +141,23 @@ impl<T: Element> Graph<T> {
     pub fn unary(&mut self, op: UnaryOp, x: NodeId) -> Result<NodeId> {
         self.apply(op, &[x])
     }
+    /// Elementwise `xᵖ` for a constant exponent `p`.
     pub fn powf(&mut self, x: NodeId, p: f64) -> Result<NodeId> {
         self.unary(UnaryOp::Powf(p), x)
     }
+    /// Elementwise `s·x` for a constant `s`.
     pub fn scale(&mut self, x: NodeId, s: f64) -> Result<NodeId> {
         self.unary(UnaryOp::Scale(s), x)
     }
+    /// Elementwise `x + s` for a constant `s`.
     pub fn add_scalar(&mut self, x: NodeId, s: f64) -> Result<NodeId> {
         self.unary(UnaryOp::AddScalar(s), x)
     }
+    /// Elementwise `x` for `x ≥ 0`, `alpha·x` elsewhere.
     pub fn leaky_relu(&mut self, x: NodeId, alpha: f64) -> Result<NodeId> {
         self.unary(UnaryOp::LeakyRelu(alpha), x)
     }
+    /// Elementwise `x` for `x ≥ 0`, `alpha·(eˣ − 1)` elsewhere.
     pub fn elu(&mut self, x: NodeId, alpha: f64) -> Result<NodeId> {
         self.unary(UnaryOp::Elu(alpha), x)
     }

@@ -23,8 +23,14 @@ pub enum ConvKernel {
     /// `rows` output rows of one image (large maps), the column matrix built `channels` input
     /// channels at a time so each block stays in cache.
     Im2col {
+        /// Whole images per tile; `> 1` only when one image's output is too small to fill
+        /// a tile on its own.
         images: usize,
+        /// Output rows per tile: every row of the image when `images > 1`, else a band
+        /// sized so the tile's column matrix fits the scratch budget.
         rows: usize,
+        /// Input channels (of one group) per column block: the column matrix is built and
+        /// consumed `channels · kh · kw` rows at a time.
         channels: usize,
     },
 }

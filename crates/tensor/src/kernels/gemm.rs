@@ -11,20 +11,30 @@ use crate::element::Element;
 /// `data[i * rs + j * cs]`.
 #[derive(Debug, Clone, Copy)]
 pub struct MatRef<'a, T> {
+    /// The backing slice; element `(0, 0)` is `data[0]`.
     pub data: &'a [T],
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns.
     pub cols: usize,
+    /// Row stride, in elements: the distance in `data` from `(i, j)` to `(i + 1, j)`.
     pub rs: usize,
+    /// Column stride, in elements: the distance in `data` from `(i, j)` to `(i, j + 1)`.
     pub cs: usize,
 }
 
 /// A mutable strided matrix view; same addressing as [`MatRef`].
 #[derive(Debug)]
 pub struct MatMut<'a, T> {
+    /// The backing slice; element `(0, 0)` is `data[0]`.
     pub data: &'a mut [T],
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns.
     pub cols: usize,
+    /// Row stride, in elements: the distance in `data` from `(i, j)` to `(i + 1, j)`.
     pub rs: usize,
+    /// Column stride, in elements: the distance in `data` from `(i, j)` to `(i, j + 1)`.
     pub cs: usize,
 }
 

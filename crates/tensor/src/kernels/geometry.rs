@@ -44,19 +44,35 @@ fn checked_len(op: &'static str, what: &str, dims: &[usize]) -> Result<usize> {
 /// Geometry of a 2-D convolution on NCHW input with OIHW weights (`I` = in_channels/groups).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Conv2dGeometry {
+    /// Images in the batch (`N`).
     pub batch: usize,
+    /// Input channels (`C`); a multiple of `groups`.
     pub in_channels: usize,
+    /// Input height in pixels, before padding.
     pub in_h: usize,
+    /// Input width in pixels, before padding.
     pub in_w: usize,
+    /// Output channels, i.e. filters (`K`); a multiple of `groups`.
     pub out_channels: usize,
+    /// Kernel height in taps (before dilation).
     pub kernel_h: usize,
+    /// Kernel width in taps (before dilation).
     pub kernel_w: usize,
+    /// Vertical step between consecutive windows, in input pixels; at least 1.
     pub stride_h: usize,
+    /// Horizontal step between consecutive windows, in input pixels; at least 1.
     pub stride_w: usize,
+    /// Zero rows added above and below the input.
     pub pad_h: usize,
+    /// Zero columns added left and right of the input.
     pub pad_w: usize,
+    /// Vertical spacing between kernel taps, in input pixels; 1 is an ordinary dense kernel.
     pub dilation_h: usize,
+    /// Horizontal spacing between kernel taps, in input pixels; 1 is an ordinary dense kernel.
     pub dilation_w: usize,
+    /// Number of independent channel groups: group `g` convolves input channels
+    /// `g·C/groups..(g+1)·C/groups` into output channels `g·K/groups..(g+1)·K/groups`;
+    /// 1 is an ordinary convolution.
     pub groups: usize,
 }
 
@@ -277,16 +293,29 @@ impl Conv2dGeometry {
 /// Geometry of a 2-D max/avg pooling on NCHW input (no dilation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Pool2dGeometry {
+    /// Images in the batch (`N`).
     pub batch: usize,
+    /// Channels (`C`), the same in the input and the output.
     pub channels: usize,
+    /// Input height in pixels, before padding.
     pub in_h: usize,
+    /// Input width in pixels, before padding.
     pub in_w: usize,
+    /// Window height in pixels.
     pub kernel_h: usize,
+    /// Window width in pixels.
     pub kernel_w: usize,
+    /// Vertical step between consecutive windows, in input pixels; at least 1.
     pub stride_h: usize,
+    /// Horizontal step between consecutive windows, in input pixels; at least 1.
     pub stride_w: usize,
+    /// Implicit padding rows above and below the input (−∞ for max pooling); at most
+    /// `kernel_h / 2`.
     pub pad_h: usize,
+    /// Implicit padding columns left and right of the input; at most `kernel_w / 2`.
     pub pad_w: usize,
+    /// Round the output size up rather than down, so a partial window at the bottom/right
+    /// edge still produces an output (PyTorch's `ceil_mode`).
     pub ceil_mode: bool,
 }
 
@@ -313,7 +342,9 @@ fn pool_out(input: usize, pad: usize, kernel: usize, stride: usize, ceil: bool) 
 }
 
 impl Pool2dGeometry {
-    /// Output height (see the module docs for the floor/ceil rule).
+    /// Output height: PyTorch's rule, `(in_h + 2·pad_h − kernel_h) / stride_h + 1` rounded
+    /// down, or up in [`ceil_mode`](Self::ceil_mode), where a last window that would start
+    /// in the bottom padding is dropped.
     pub fn out_h(&self) -> usize {
         pool_out(
             self.in_h,
@@ -324,7 +355,7 @@ impl Pool2dGeometry {
         )
     }
 
-    /// Output width.
+    /// Output width, same rule as [`Self::out_h`].
     pub fn out_w(&self) -> usize {
         pool_out(
             self.in_w,
@@ -340,9 +371,10 @@ impl Pool2dGeometry {
         self.validate_as("pool2d")
     }
 
-    /// Rejects zero strides or kernels, an empty image, padding larger than half the kernel (PyTorch's
-    /// rule: otherwise a window could lie entirely in padding), a window larger than the
-    /// padded input, and sizes whose lengths overflow. Errors are reported under `op`.
+    /// Rejects zero strides or kernels, an empty image, padding larger than half the kernel
+    /// (PyTorch's rule: otherwise a window could lie entirely in padding), a window larger
+    /// than the padded input, and sizes whose lengths overflow. Errors are reported under
+    /// `op`.
     pub fn validate_as(&self, op: &'static str) -> Result<()> {
         if self.stride_h == 0 || self.stride_w == 0 {
             return Err(TensorError::invalid(

@@ -14,9 +14,15 @@ use crate::tensor::Tensor;
 /// Hyper-parameters of a 2-D convolution, as `[height, width]` pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Conv2dParams {
+    /// Step between consecutive windows, in input pixels (default `[1, 1]`).
     pub stride: [usize; 2],
+    /// Zero rows/columns added on each side of the input (default `[0, 0]`).
     pub padding: [usize; 2],
+    /// Spacing between kernel taps, in input pixels; `[1, 1]` (the default) is a dense
+    /// kernel.
     pub dilation: [usize; 2],
+    /// Channel groups, as in [`Conv2dGeometry::groups`]; 1 (the default) is an ordinary
+    /// convolution.
     pub groups: usize,
 }
 

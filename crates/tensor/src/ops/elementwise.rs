@@ -2,7 +2,8 @@
 //! scalar functions themselves are defined once, in [`crate::scalar`].
 //!
 //! Contiguous operands of equal shape take a flat (vectorisable, parallel) path; everything
-//! else goes through [`Coalesced`] rows. Results are always contiguous.
+//! else goes through rows of merged axes (the crate-private `Coalesced` helper). Results
+//! are always contiguous.
 
 use std::sync::Arc;
 
@@ -283,8 +284,8 @@ binary_ops! {
     sub, sub_assign, Sub, "Elementwise difference with broadcasting.";
     mul, mul_assign, Mul, "Elementwise product with broadcasting.";
     div, div_assign, Div, "Elementwise quotient with broadcasting.";
-    maximum, maximum_assign, Maximum, "Elementwise maximum (NaN in `self` propagates; ties keep `self`'s value, see [`Binary::Maximum`]).";
-    minimum, minimum_assign, Minimum, "Elementwise minimum (NaN in `self` propagates; ties keep `self`'s value).";
+    maximum, maximum_assign, Maximum, "Elementwise maximum (a NaN in either operand propagates; ties keep `self`'s value, see [`Binary::Maximum`]).";
+    minimum, minimum_assign, Minimum, "Elementwise minimum (a NaN in either operand propagates; ties keep `self`'s value).";
     pow, pow_assign, Pow, "Elementwise power `a^b`.";
 }
 

@@ -9,8 +9,12 @@ use crate::tensor::Tensor;
 /// Hyper-parameters of 2-D max or average pooling, as `[height, width]` pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Pool2dParams {
+    /// Window size, in pixels.
     pub kernel: [usize; 2],
+    /// Step between consecutive windows, in input pixels.
     pub stride: [usize; 2],
+    /// Implicit padding on each side of the input (−∞ for max pooling); at most half the
+    /// window.
     pub padding: [usize; 2],
     /// Round the output size up instead of down (the last window may be partial).
     pub ceil_mode: bool,

@@ -38,8 +38,11 @@ pub fn available(g: &Conv2dGeometry) -> bool {
 /// The three passes of a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
+    /// `y = conv(x, w)`: the output from the input and the weights.
     Forward,
+    /// `gx`: the gradient with respect to the input, from `gy` and the weights.
     InputGrad,
+    /// `gw`: the gradient with respect to the weights, from `gy` and the input.
     WeightGrad,
 }
 
