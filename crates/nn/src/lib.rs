@@ -72,7 +72,9 @@ pub use model::{
     INPUT, Inference, LayerTrace, Model, ModelBuilder, ModelGraph, PassKernels, StepOutput,
     TARGETS, TrainStep,
 };
-pub use module::{Ctx, LayerInfo, LayerRecord, Mode, Module, ParamSpec, RandomInput, StateUpdate};
+pub use module::{
+    Ctx, InferredSize, LayerInfo, LayerRecord, Mode, Module, ParamSpec, RandomInput, StateUpdate,
+};
 pub use summary::{Summary, SummaryRow};
 
 /// Everything a model definition usually needs.

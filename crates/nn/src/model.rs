@@ -52,10 +52,17 @@ impl<T: Element> ModelBuilder<T> {
 
     /// Validates the definition by building its graphs symbolically: every shape mistake and
     /// invalid hyper-parameter is reported here, naming the layer.
-    pub fn build(self) -> Result<Model<T>> {
-        let specs = self.root.params();
+    pub fn build(mut self) -> Result<Model<T>> {
+        self.root.assign_default_names("");
+        let root_name = match self.root.name() {
+            "" => "the model's root".to_string(),
+            name => format!("`{name}`"),
+        };
+        check_named(self.root.as_ref(), &root_name)?;
+        // Names are known now, sizes not yet: the duplicate check needs only the names.
+        let names = self.root.params();
         let mut seen: HashMap<&str, &str> = HashMap::new();
-        for p in &specs {
+        for p in &names {
             if let Some(first) = seen.insert(&p.name, &p.owner) {
                 return Err(NnError::DuplicateParameter {
                     name: p.name.clone(),
@@ -68,15 +75,34 @@ impl<T: Element> ModelBuilder<T> {
             root: self.root,
             input_shape: self.input_shape,
             options: self.options,
-            specs,
+            specs: Vec::new(),
             output_shape: Shape::scalar(),
             frozen: Vec::new(),
         };
+        // The first build settles every input size left open (`Linear::to`), so the
+        // parameter shapes are read after it.
         let eval = model.build_graph(Mode::Eval)?;
+        model.specs = model.root.params();
         model.build_graph(Mode::Train)?;
         model.output_shape = eval.graph.shape(eval.output)?.clone();
         Ok(model)
     }
+}
+
+/// Every module below `m` has a name once default names are assigned; one that has none sits
+/// in a custom container that does not name its children.
+fn check_named<T: Element>(m: &dyn Module<T>, parent: &str) -> Result<()> {
+    for c in m.children() {
+        if c.name().is_empty() {
+            return Err(NnError::Usage(format!(
+                "a {} inside {parent} has no name; give it one, or put it in a container that \
+                 names its children by position (Sequential, Concat, Residual)",
+                c.kind()
+            )));
+        }
+        check_named(c, &format!("`{}`", c.name()))?;
+    }
+    Ok(())
 }
 
 /// A module tree with its per-sample input shape.

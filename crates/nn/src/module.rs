@@ -10,13 +10,21 @@
 //! is fixed when the graph is built, and a graph built for inference has no masks and no
 //! statistics updates to forget.
 //!
-//! Names: every layer is constructed with its full path (`features.0`, `layer1.0.conv1`), and
+//! Names: every layer has its full path (`features.0`, `layer1.0.conv1`), and
 //! its parameters are `<path>.weight`, `<path>.bias`, `<path>.running_mean`, … — the keys of
 //! torchvision's state dicts, so pretrained weights load by name. The graph nodes a layer adds
 //! are named `<path>/<op>` (one scope per layer, never nested), which is what autograd's shape
-//! errors print.
+//! errors print. A layer may be constructed without a name (`Linear::to(10)`, or any
+//! constructor given `""`): when the model is built, [`Module::assign_default_names`] gives it
+//! its position in its container, so `Sequential::new("features")`'s third unnamed child is
+//! `features.2` — the name torchvision's `nn.Sequential` would give it.
+//!
+//! Sizes: `Linear::to(10)` and `Conv2d::to(16, 5)` leave their input size open; it is taken
+//! from the first input the layer is built on ([`InferredSize`]) — Keras' deferred `build`, or
+//! PyTorch's `LazyLinear` — and checked as a fixed size on every later build.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use convnet_autograd::{Graph, NodeId, ParamStore, Shape};
 use convnet_tensor::{ConvnetRng, Element};
@@ -84,6 +92,65 @@ pub fn join(owner: &str, local: &str) -> String {
         local.to_string()
     } else {
         format!("{owner}.{local}")
+    }
+}
+
+/// Gives an unnamed module (`name` empty) the default path `path`; a name given at
+/// construction is kept.
+pub fn default_name(name: &mut String, path: &str) {
+    if name.is_empty() {
+        *name = path.to_string();
+    }
+}
+
+/// A layer's input size (features, channels): given at construction, or left open and taken
+/// from the first input the layer is built on, then fixed.
+///
+/// Why interior mutability: parameter shapes must be known before parameters exist, but the
+/// input size is only known once the graph reaches the layer. The model's first build (in
+/// [`crate::ModelBuilder::build`]) settles it, before any parameter is declared or drawn; a
+/// layer reused on an input of another size then fails with the ordinary size mismatch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InferredSize(OnceLock<usize>);
+
+impl InferredSize {
+    /// A size given at construction.
+    pub fn fixed(n: usize) -> Self {
+        InferredSize(OnceLock::from(n))
+    }
+
+    /// A size to take from the first input.
+    pub fn open() -> Self {
+        InferredSize(OnceLock::new())
+    }
+
+    /// The size, once known.
+    pub fn get(&self) -> Option<usize> {
+        self.0.get().copied()
+    }
+
+    /// The size, or 0 while still open (for parameter shapes reported before the first
+    /// build; [`crate::Model`] never reports those).
+    pub fn or_zero(&self) -> usize {
+        self.get().unwrap_or(0)
+    }
+
+    /// The known size, or else `seen` (the input's size on that axis, when fixed), which
+    /// becomes the size from now on.
+    pub fn resolve(&self, seen: Option<usize>) -> Option<usize> {
+        match self.get() {
+            Some(n) => Some(n),
+            None => seen.map(|n| *self.0.get_or_init(|| n)),
+        }
+    }
+}
+
+impl fmt::Display for InferredSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.get() {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("?"),
+        }
     }
 }
 
@@ -328,6 +395,13 @@ pub trait Module<T: Element = f32>: Send + Sync + fmt::Debug {
         true
     }
 
+    /// Names this module `path` if it was constructed without a name, then its unnamed
+    /// children after their place in it (containers: `<name>.<index>`). The model calls it
+    /// on its root with `""` before anything else. The default does nothing: a module with a
+    /// name of its own, and no unnamed children, needs no more. A module left unnamed is an
+    /// error when the model is built.
+    fn assign_default_names(&mut self, _path: &str) {}
+
     /// Every parameter and buffer of the tree: own first, then each child's, recursively.
     fn params(&self) -> Vec<ParamSpec> {
         let mut v = self.own_params();
@@ -375,6 +449,9 @@ impl<T: Element> Module<T> for Box<dyn Module<T>> {
     }
     fn summary_row(&self) -> bool {
         (**self).summary_row()
+    }
+    fn assign_default_names(&mut self, path: &str) {
+        (**self).assign_default_names(path)
     }
     fn params(&self) -> Vec<ParamSpec> {
         (**self).params()

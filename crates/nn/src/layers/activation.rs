@@ -9,7 +9,7 @@ use convnet_autograd::{Graph, NodeId};
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, Module};
+use crate::module::{Ctx, Module, default_name};
 
 /// Which activation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,6 +113,9 @@ impl Activation {
 impl<T: Element> Module<T> for Activation {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
     }
     fn kind(&self) -> &'static str {
         self.f.kind()

@@ -9,13 +9,32 @@ use convnet_autograd::{NodeId, Shape};
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, LayerInfo, Module, join};
+use crate::module::{Ctx, LayerInfo, Module, default_name, join};
 
 /// Children applied one after another.
+///
+/// Children given without a name are named by position when the model is built:
+///
+/// ```
+/// use convnet_nn::prelude::*;
+///
+/// let net = Sequential::new("features").with(Linear::to(4)).with(Activation::relu(""));
+/// let model = Model::<f32>::new(net, &[3]).unwrap();
+/// assert_eq!(model.layer_names().unwrap(), ["features.0", "features.1", "features"]);
+/// assert_eq!(model.param_specs()[0].name, "features.0.weight");
+/// ```
 #[derive(Debug)]
 pub struct Sequential<T: Element = f32> {
     name: String,
     children: Vec<Box<dyn Module<T>>>,
+}
+
+impl<T: Element> Default for Sequential<T> {
+    /// An unnamed sequence: a model's root (children `0`, `1`, …), or a child named by its
+    /// parent.
+    fn default() -> Self {
+        Sequential::new("")
+    }
 }
 
 impl<T: Element> Sequential<T> {
@@ -70,6 +89,13 @@ impl<T: Element> Module<T> for Sequential<T> {
     }
     fn kind(&self) -> &'static str {
         "Sequential"
+    }
+    /// Unnamed children become `<name>.<index>` (PyTorch's `nn.Sequential` keys).
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
+        for (i, c) in self.children.iter_mut().enumerate() {
+            c.assign_default_names(&join(&self.name, &i.to_string()));
+        }
     }
     fn children(&self) -> Vec<&dyn Module<T>> {
         self.children.iter().map(|c| c.as_ref()).collect()
@@ -127,6 +153,13 @@ impl<T: Element> Module<T> for Concat<T> {
     }
     fn kind(&self) -> &'static str {
         "Concat"
+    }
+    /// Unnamed branches become `<name>.<index>`.
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
+        for (i, b) in self.branches.iter_mut().enumerate() {
+            b.assign_default_names(&join(&self.name, &i.to_string()));
+        }
     }
     fn children(&self) -> Vec<&dyn Module<T>> {
         self.branches.iter().map(|c| c.as_ref()).collect()

@@ -5,13 +5,18 @@
 //! `(⌈N/S⌉ − 1)·S + F − N` is even it is split evenly and handed to the convolution; when it
 //! is odd (even kernels, some strides) a separate zero-pad node adds the extra row/column at
 //! the bottom/right (TensorFlow's and PyTorch's choice), and the convolution runs unpadded.
+//!
+//! `Conv2d::to(out, kernel)` takes its input channels from the graph when the model is built.
 
 use convnet_autograd::{Conv2dParams, NodeId, Shape};
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
 use crate::init::Init;
-use crate::module::{Ctx, LayerInfo, Module, ParamSpec, describe_nchw, expect_input, fixed_dim};
+use crate::module::{
+    Ctx, InferredSize, LayerInfo, Module, ParamSpec, default_name, describe_nchw, expect_input,
+    fixed_dim,
+};
 use crate::summary::{fmt_count, out_size_arithmetic};
 
 /// How a convolution pads its input.
@@ -41,7 +46,8 @@ impl From<[usize; 2]> for Padding {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2d {
     name: String,
-    pub in_channels: usize,
+    in_channels: InferredSize,
+    /// Output channels K (the number of filters).
     pub out_channels: usize,
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
@@ -64,7 +70,7 @@ impl Conv2d {
     ) -> Self {
         Conv2d {
             name: name.into(),
-            in_channels,
+            in_channels: InferredSize::fixed(in_channels),
             out_channels,
             kernel: [kernel; 2],
             stride: [1, 1],
@@ -75,6 +81,33 @@ impl Conv2d {
             weight_init: Init::TorchDefault,
             bias_init: Init::TorchDefault,
         }
+    }
+    /// An unnamed `kernel`×`kernel` convolution to `out_channels` whose input channels come
+    /// from the graph when the model is built (named by its container: `features.0`).
+    ///
+    /// ```
+    /// use convnet_nn::prelude::*;
+    ///
+    /// let net = Sequential::default().with(Conv2d::to(6, 5).padding(2));
+    /// let model = Model::<f32>::new(net, &[3, 32, 32]).unwrap();
+    /// assert_eq!(model.param_specs()[0].shape, [6, 3, 5, 5]);
+    /// assert_eq!(model.num_params(), (5 * 5 * 3 + 1) * 6);
+    /// ```
+    pub fn to(out_channels: usize, kernel: usize) -> Self {
+        Conv2d {
+            in_channels: InferredSize::open(),
+            ..Conv2d::new("", 0, out_channels, kernel)
+        }
+    }
+    /// Input channels: given, or taken from the first input it was built on (`None` before
+    /// that).
+    pub fn in_channels(&self) -> Option<usize> {
+        self.in_channels.get()
+    }
+    /// Gives the layer its full path (`classifier.fc`) instead of a position in its container.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
     pub fn kernel_hw(mut self, kh: usize, kw: usize) -> Self {
         self.kernel = [kh, kw];
@@ -117,7 +150,7 @@ impl Conv2d {
     fn weight_shape(&self) -> [usize; 4] {
         [
             self.out_channels,
-            self.in_channels / self.groups.max(1),
+            self.in_channels.or_zero() / self.groups.max(1),
             self.kernel[0],
             self.kernel[1],
         ]
@@ -150,13 +183,16 @@ impl<T: Element> Module<T> for Conv2d {
     fn name(&self) -> &str {
         &self.name
     }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
+    }
     fn kind(&self) -> &'static str {
         "Conv2d"
     }
 
     fn validate(&self) -> Result<()> {
         let bad = |d: String| Err(NnError::config(&self.name, "Conv2d", d));
-        if self.in_channels == 0 || self.out_channels == 0 {
+        if self.in_channels.get() == Some(0) || self.out_channels == 0 {
             return bad(format!(
                 "channels must be positive, got in {} and out {}",
                 self.in_channels, self.out_channels
@@ -178,7 +214,7 @@ impl<T: Element> Module<T> for Conv2d {
             ));
         }
         if self.groups == 0
-            || !self.in_channels.is_multiple_of(self.groups)
+            || !self.in_channels.or_zero().is_multiple_of(self.groups)
             || !self.out_channels.is_multiple_of(self.groups)
         {
             return bad(format!(
@@ -204,14 +240,25 @@ impl<T: Element> Module<T> for Conv2d {
 
     fn forward(&self, ctx: &mut Ctx<'_, T>, x: NodeId) -> Result<NodeId> {
         let s = ctx.shape(x)?;
+        // As in `Linear`: an open size is settled by a rank-4 input with fixed positive
+        // channels, then checked like a given one (the groups too, which `validate` could not).
+        let seen = (s.rank() == 4)
+            .then(|| s.dims()[1].fixed())
+            .flatten()
+            .filter(|&n| n > 0);
+        let in_channels = self.in_channels.resolve(seen);
         expect_input(
             &self.name,
             "Conv2d",
             &s,
             &[4],
-            Some((1, self.in_channels)),
-            || describe_nchw(self.in_channels),
+            Some((1, in_channels.unwrap_or(usize::MAX))),
+            || match in_channels {
+                Some(c) => describe_nchw(c),
+                None => "[N, C, H, W]".into(),
+            },
         )?;
+        <Self as Module<T>>::validate(self)?;
         let hw = [
             fixed_dim(&self.name, "Conv2d", &s, 2)?,
             fixed_dim(&self.name, "Conv2d", &s, 3)?,

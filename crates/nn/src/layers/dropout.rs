@@ -9,7 +9,7 @@ use convnet_autograd::NodeId;
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, Module};
+use crate::module::{Ctx, Module, default_name};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dropout {
@@ -30,6 +30,9 @@ impl Dropout {
 impl<T: Element> Module<T> for Dropout {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
     }
     fn kind(&self) -> &'static str {
         "Dropout"

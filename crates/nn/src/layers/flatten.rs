@@ -5,7 +5,7 @@ use convnet_autograd::{NodeId, Shape};
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, LayerInfo, Module};
+use crate::module::{Ctx, LayerInfo, Module, default_name};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flatten {
@@ -21,6 +21,9 @@ impl Flatten {
 impl<T: Element> Module<T> for Flatten {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
     }
     fn kind(&self) -> &'static str {
         "Flatten"
@@ -70,6 +73,9 @@ impl Identity {
 impl<T: Element> Module<T> for Identity {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
     }
     fn kind(&self) -> &'static str {
         "Identity"

@@ -1,19 +1,21 @@
 //! Fully-connected layer `y = x·Wᵀ + b`, weight `[out, in]` and bias `[out]` as PyTorch lays
-//! them out, so torchvision classifier weights load unchanged.
+//! them out, so torchvision classifier weights load unchanged. `Linear::to(out)` takes its
+//! input size from the graph (the flattened features before it) when the model is built.
 
 use convnet_autograd::{NodeId, Shape};
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
 use crate::init::Init;
-use crate::module::{Ctx, LayerInfo, Module, ParamSpec, expect_input};
+use crate::module::{Ctx, InferredSize, LayerInfo, Module, ParamSpec, default_name, expect_input};
 use crate::summary::fmt_count;
 
 /// A dense layer on `[N, in]` inputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linear {
     name: String,
-    pub in_features: usize,
+    in_features: InferredSize,
+    /// Output features (the rows of the weight).
     pub out_features: usize,
     pub bias: bool,
     pub weight_init: Init,
@@ -25,12 +27,38 @@ impl Linear {
     pub fn new(name: impl Into<String>, in_features: usize, out_features: usize) -> Self {
         Linear {
             name: name.into(),
-            in_features,
+            in_features: InferredSize::fixed(in_features),
             out_features,
             bias: true,
             weight_init: Init::TorchDefault,
             bias_init: Init::TorchDefault,
         }
+    }
+    /// An unnamed layer to `out` features whose input size comes from the graph when the
+    /// model is built (named by its container: `classifier.2`).
+    ///
+    /// ```
+    /// use convnet_nn::prelude::*;
+    ///
+    /// let net = Sequential::default().with(Flatten::new("")).with(Linear::to(10));
+    /// let model = Model::<f32>::new(net, &[6, 14, 14]).unwrap();
+    /// assert_eq!(model.param_specs()[0].shape, [10, 6 * 14 * 14]);
+    /// ```
+    pub fn to(out_features: usize) -> Self {
+        Linear {
+            in_features: InferredSize::open(),
+            ..Linear::new("", 0, out_features)
+        }
+    }
+    /// Input features: given, or taken from the first input it was built on (`None`
+    /// before that).
+    pub fn in_features(&self) -> Option<usize> {
+        self.in_features.get()
+    }
+    /// Gives the layer its full path (`classifier.fc`) instead of a position in its container.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
     pub fn bias(mut self, bias: bool) -> Self {
         self.bias = bias;
@@ -50,12 +78,15 @@ impl<T: Element> Module<T> for Linear {
     fn name(&self) -> &str {
         &self.name
     }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
+    }
     fn kind(&self) -> &'static str {
         "Linear"
     }
 
     fn validate(&self) -> Result<()> {
-        if self.in_features == 0 || self.out_features == 0 {
+        if self.in_features.get() == Some(0) || self.out_features == 0 {
             return Err(NnError::config(
                 &self.name,
                 "Linear",
@@ -72,7 +103,7 @@ impl<T: Element> Module<T> for Linear {
         let w = ParamSpec::new(
             &self.name,
             "weight",
-            &[self.out_features, self.in_features],
+            &[self.out_features, self.in_features.or_zero()],
             self.weight_init,
         );
         let fans = w.fans;
@@ -88,12 +119,19 @@ impl<T: Element> Module<T> for Linear {
 
     fn forward(&self, ctx: &mut Ctx<'_, T>, x: NodeId) -> Result<NodeId> {
         let s = ctx.shape(x)?;
+        // An open size is settled by a rank-2 input with a positive fixed feature count; any
+        // other input leaves it open and fails the check below (`usize::MAX` matches no axis).
+        let seen = (s.rank() == 2)
+            .then(|| s.dims()[1].fixed())
+            .flatten()
+            .filter(|&n| n > 0);
+        let in_features = self.in_features.resolve(seen);
         expect_input(
             &self.name,
             "Linear",
             &s,
             &[2],
-            Some((1, self.in_features)),
+            Some((1, in_features.unwrap_or(usize::MAX))),
             || {
                 let mut e = format!("[N, {}]", self.in_features);
                 if s.rank() > 2 {
@@ -104,7 +142,7 @@ impl<T: Element> Module<T> for Linear {
         )?;
         let w = ctx.param(
             &format!("{}.weight", self.name),
-            &[self.out_features, self.in_features],
+            &[self.out_features, self.in_features.or_zero()],
         )?;
         let b = if self.bias {
             Some(ctx.param(&format!("{}.bias", self.name), &[self.out_features])?)
@@ -115,7 +153,7 @@ impl<T: Element> Module<T> for Linear {
     }
 
     fn info(&self, _input: &Shape, _output: &Shape) -> LayerInfo {
-        let (i, o) = (self.in_features, self.out_features);
+        let (i, o) = (self.in_features.or_zero(), self.out_features);
         let n = (i + usize::from(self.bias)) * o;
         let params_formula = if self.bias {
             format!("({i} + 1)·{o} = {}", fmt_count(n as u64))

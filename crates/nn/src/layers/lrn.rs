@@ -11,7 +11,7 @@ use convnet_autograd::{NodeId, Pool2dParams};
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, Module, expect_input, fixed_dim};
+use crate::module::{Ctx, Module, default_name, expect_input, fixed_dim};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalResponseNorm {
@@ -68,6 +68,9 @@ impl LocalResponseNorm {
 impl<T: Element> Module<T> for LocalResponseNorm {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
     }
     fn kind(&self) -> &'static str {
         "LocalResponseNorm"

@@ -8,7 +8,7 @@ use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
 use crate::init::Init;
-use crate::module::{Ctx, LayerInfo, Module, ParamSpec, expect_input};
+use crate::module::{Ctx, LayerInfo, Module, ParamSpec, default_name, expect_input};
 use crate::summary::fmt_count;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +53,9 @@ impl Maxout {
 impl<T: Element> Module<T> for Maxout {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
     }
     fn kind(&self) -> &'static str {
         "Maxout"

@@ -11,6 +11,7 @@ mod maxout;
 mod norm;
 mod pool;
 mod residual;
+pub mod shorthand;
 
 pub use activation::{Activation, ActivationFn, gelu};
 pub use container::{Concat, Sequential};

@@ -17,14 +17,14 @@ use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
 use crate::init::Init;
-use crate::module::{Ctx, LayerInfo, Module, ParamSpec, expect_input};
+use crate::module::{Ctx, InferredSize, LayerInfo, Module, ParamSpec, default_name, expect_input};
 use crate::summary::fmt_count;
 
 /// Batch normalisation over the channel axis 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchNorm {
     name: String,
-    pub channels: usize,
+    channels: InferredSize,
     pub eps: f64,
     pub momentum: f64,
     pub affine: bool,
@@ -36,7 +36,7 @@ impl BatchNorm {
     pub fn new_1d(name: impl Into<String>, channels: usize) -> Self {
         BatchNorm {
             name: name.into(),
-            channels,
+            channels: InferredSize::fixed(channels),
             eps: 1e-5,
             momentum: 0.1,
             affine: true,
@@ -49,6 +49,30 @@ impl BatchNorm {
             two_d: true,
             ..Self::new_1d(name, channels)
         }
+    }
+    /// An unnamed 2-D BatchNorm whose channel count comes from the graph when the model is
+    /// built (Keras' `BatchNormalization()`).
+    pub fn infer_2d() -> Self {
+        BatchNorm {
+            channels: InferredSize::open(),
+            ..Self::new_2d("", 0)
+        }
+    }
+    /// An unnamed 1-D BatchNorm whose channel count comes from the graph.
+    pub fn infer_1d() -> Self {
+        BatchNorm {
+            channels: InferredSize::open(),
+            ..Self::new_1d("", 0)
+        }
+    }
+    /// Channels C: given, or taken from the first input it was built on (`None` before that).
+    pub fn channels(&self) -> Option<usize> {
+        self.channels.get()
+    }
+    /// Gives the layer its full path (`classifier.fc`) instead of a position in its container.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
     pub fn eps(mut self, eps: f64) -> Self {
         self.eps = eps;
@@ -90,7 +114,7 @@ impl BatchNorm {
         rv: NodeId,
         bshape: &[usize],
     ) -> Result<NodeId> {
-        let c = self.channels;
+        let c = self.channels.or_zero();
         let key = |local: &str| format!("{}.{local}", self.name);
         let affine = if self.affine {
             Some((
@@ -183,13 +207,16 @@ impl<T: Element> Module<T> for BatchNorm {
     fn name(&self) -> &str {
         &self.name
     }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
+    }
     fn kind(&self) -> &'static str {
         self.kind_name()
     }
 
     fn validate(&self) -> Result<()> {
         let bad = |d: String| Err(NnError::config(&self.name, self.kind_name(), d));
-        if self.channels == 0 {
+        if self.channels.get() == Some(0) {
             return bad("channels must be positive".into());
         }
         if !(self.eps.is_finite() && self.eps > 0.0) {
@@ -202,7 +229,7 @@ impl<T: Element> Module<T> for BatchNorm {
     }
 
     fn own_params(&self) -> Vec<ParamSpec> {
-        let c = [self.channels];
+        let c = [self.channels.or_zero()];
         let mut v = Vec::new();
         if self.affine {
             v.push(ParamSpec::new(&self.name, "weight", &c, Init::ONES));
@@ -215,15 +242,23 @@ impl<T: Element> Module<T> for BatchNorm {
 
     fn forward(&self, ctx: &mut Ctx<'_, T>, x: NodeId) -> Result<NodeId> {
         let s = ctx.shape(x)?;
-        let c = self.channels;
         let ranks: &[usize] = if self.two_d { &[4] } else { &[2, 3] };
+        // As in `Linear`: an open channel count is settled by an input of an accepted rank.
+        let seen = ranks
+            .contains(&s.rank())
+            .then(|| s.dims()[1].fixed())
+            .flatten()
+            .filter(|&n| n > 0);
+        let resolved = self.channels.resolve(seen);
+        let c = resolved.unwrap_or(0);
         expect_input(
             &self.name,
             self.kind_name(),
             &s,
             ranks,
-            Some((1, c)),
+            Some((1, resolved.unwrap_or(usize::MAX))),
             || {
+                let c = &self.channels;
                 if self.two_d {
                     format!("[N, {c}, H, W]")
                 } else {
@@ -299,7 +334,7 @@ impl<T: Element> Module<T> for BatchNorm {
     }
 
     fn info(&self, _input: &Shape, _output: &Shape) -> LayerInfo {
-        let c = self.channels;
+        let c = self.channels.or_zero();
         LayerInfo {
             arithmetic: String::new(),
             params_formula: if self.affine {

@@ -10,7 +10,7 @@ use convnet_autograd::{NodeId, Pool2dParams, Shape};
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
-use crate::module::{Ctx, LayerInfo, Module, expect_input, fixed_dim};
+use crate::module::{Ctx, LayerInfo, Module, default_name, expect_input, fixed_dim};
 use crate::summary::out_size_arithmetic;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +172,9 @@ macro_rules! pool_layer {
             fn name(&self) -> &str {
                 &self.0.name
             }
+            fn assign_default_names(&mut self, path: &str) {
+                default_name(&mut self.0.name, path);
+            }
             fn kind(&self) -> &'static str {
                 self.0.kind_name()
             }
@@ -232,6 +235,9 @@ impl GlobalAvgPool2d {
 impl<T: Element> Module<T> for GlobalAvgPool2d {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
     }
     fn kind(&self) -> &'static str {
         "GlobalAvgPool2d"

@@ -11,7 +11,7 @@ use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
 use crate::layers::{Activation, BatchNorm, Conv2d, Sequential};
-use crate::module::{Ctx, LayerInfo, Module, join};
+use crate::module::{Ctx, LayerInfo, Module, default_name, join};
 
 /// A residual block with a body, an optional projection shortcut and a final ReLU.
 #[derive(Debug)]
@@ -133,6 +133,17 @@ impl<T: Element> Module<T> for Residual<T> {
     }
     fn kind(&self) -> &'static str {
         "Residual"
+    }
+    /// Unnamed body modules become `<name>.<index>`, an unnamed shortcut `<name>.downsample`
+    /// (torchvision's name for the projection).
+    fn assign_default_names(&mut self, path: &str) {
+        default_name(&mut self.name, path);
+        for (i, m) in self.body.iter_mut().enumerate() {
+            m.assign_default_names(&join(&self.name, &i.to_string()));
+        }
+        if let Some(s) = &mut self.shortcut {
+            s.assign_default_names(&join(&self.name, "downsample"));
+        }
     }
     fn children(&self) -> Vec<&dyn Module<T>> {
         let mut v: Vec<&dyn Module<T>> = self.body.iter().map(|c| c.as_ref()).collect();
