@@ -66,7 +66,7 @@ pub use ops::pool::{Pool2dParams, PoolOp};
 pub use ops::reduce::ReduceOp;
 pub use ops::softmax::SoftmaxOp;
 pub use ops::unary::UnaryOp;
-pub use params::ParamStore;
+pub use params::{ParamStore, path_under};
 pub use plan::Plan;
 pub use plan_cache::PlanCache;
 pub use rule::{EvalArgs, EvalError, GradCtx, Grads, OpRule, OutputBuffer, RuleError};

@@ -11,6 +11,16 @@ use convnet_tensor::{Element, Tensor};
 
 use crate::error::{AutogradError, Result};
 
+/// Whether the parameter or layer path `path` is `prefix` or lies below it: `layer1` covers
+/// `layer1.0.conv1.weight`, not `layer10.weight`. Freezing and parameter groups select
+/// parameters this way.
+pub fn path_under(path: &str, prefix: &str) -> bool {
+    path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// An insertion-ordered map from parameter name to its current value.
 #[derive(Debug, Clone, Default)]
 pub struct ParamStore<T: Element = f32> {

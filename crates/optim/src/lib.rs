@@ -8,6 +8,8 @@
 //!   [`AdamConfig::adamw`]). Each module's top comment cites the published update rule.
 //! - State ([`OptimizerState`]) is tensors plus metadata, restored bit-exactly from a
 //!   checkpoint.
+//! - [`ParamGroups`]: a learning-rate scale per parameter-path prefix (fine-tuning's slow
+//!   backbone and fast head), one schedule moving every group together.
 //! - [`clip_grad_norm`] / [`clip_grad_value`] over a [`Gradients`] map.
 //! - [`schedule`]: closed-form schedules (step, multi-step, exponential, cosine, SGDR,
 //!   warm-up, sequences) and reduce-on-plateau.
@@ -34,6 +36,7 @@ mod adagrad;
 mod adam;
 mod clip;
 mod error;
+mod groups;
 mod optimizer;
 pub mod race;
 mod rmsprop;
@@ -45,6 +48,7 @@ pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use clip::{clip_grad_norm, clip_grad_value, global_norm};
 pub use error::{OptimError, Result};
+pub use groups::{OptimizerConfig, ParamGroups, ParamGroupsBuilder};
 pub use optimizer::{Gradients, Optimizer, OptimizerState};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use sgd::{Sgd, SgdConfig};

@@ -155,6 +155,38 @@ pub(crate) fn check_kind(owner: &'static str, state: &OptimizerState<impl Elemen
     }
 }
 
+/// Every gradient names a trainable parameter of `params` and has its shape.
+pub(crate) fn check_gradients<T: Element>(
+    owner: &'static str,
+    params: &ParamStore<T>,
+    grads: &Gradients<T>,
+) -> Result<()> {
+    for (name, g) in grads {
+        let p = params
+            .get(name)
+            .ok_or_else(|| OptimError::UnknownParameter {
+                owner,
+                name: name.clone(),
+            })?;
+        if params.is_buffer(name) {
+            return Err(OptimError::GradientForBuffer {
+                owner,
+                name: name.clone(),
+            });
+        }
+        if g.shape() != p.shape() {
+            return Err(OptimError::Shape {
+                owner,
+                what: "gradient",
+                name: name.clone(),
+                expected: p.shape().to_vec(),
+                got: g.shape().to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Per-parameter slots.
 
@@ -214,28 +246,9 @@ impl<T: Element, const N: usize> SlotStore<T, N> {
         params: &ParamStore<T>,
         grads: &Gradients<T>,
     ) -> Result<()> {
-        for (name, g) in grads {
-            let p = params
-                .get(name)
-                .ok_or_else(|| OptimError::UnknownParameter {
-                    owner,
-                    name: name.clone(),
-                })?;
-            if params.is_buffer(name) {
-                return Err(OptimError::GradientForBuffer {
-                    owner,
-                    name: name.clone(),
-                });
-            }
-            if g.shape() != p.shape() {
-                return Err(OptimError::Shape {
-                    owner,
-                    what: "gradient",
-                    name: name.clone(),
-                    expected: p.shape().to_vec(),
-                    got: g.shape().to_vec(),
-                });
-            }
+        check_gradients(owner, params, grads)?;
+        for name in grads.keys() {
+            let Some(p) = params.get(name) else { continue };
             if let Some(ps) = self.params.get(name) {
                 for (slot, t) in self.names.iter().zip(&ps.slots) {
                     if let Some(t) = t.as_ref().filter(|t| t.shape() != p.shape()) {
