@@ -139,7 +139,7 @@ pub struct TrainArgs {
     pub seed: Option<u64>,
     #[command(flatten)]
     pub data: DataDirArg,
-    /// Output directory for checkpoints and the CSV log (default: runs/<model>-<dataset>).
+    /// Output directory for checkpoints and the CSV log (default: `runs/<model>-<dataset>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue exactly from a checkpoint (e.g. runs/lenet5-mnist/last.safetensors): the run's
@@ -255,7 +255,7 @@ pub struct InspectArgs {
     #[arg(long, default_value_t = 0)]
     pub image: usize,
     /// Directory for the pictures (default: the checkpoint's directory, else
-    /// runs/inspect-<model>-<dataset>).
+    /// `runs/inspect-<model>-<dataset>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Seed for fresh weights and for dropout in the inspected step.

@@ -4,6 +4,8 @@
 //! failure while running (corrupt file, diverging loss, …), 2 a usage error (unknown option,
 //! model or data set), 66 missing input data or checkpoint (sysexits' EX_NOINPUT).
 
+#![warn(missing_docs)]
+
 mod alloc_count;
 mod args;
 mod commands;
@@ -21,23 +23,28 @@ static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 /// A failure with the exit code it should produce.
 #[derive(Debug)]
 pub struct Failure {
+    /// The process's exit code (see the crate documentation).
     pub code: u8,
+    /// What is printed after `error: ` on stderr.
     pub message: String,
 }
 
 impl Failure {
+    /// A usage error, exit code 2: an unknown option, model or data set.
     pub fn usage(message: impl Into<String>) -> Self {
         Failure {
             code: 2,
             message: message.into(),
         }
     }
+    /// A failure while running, exit code 1 (a corrupt file, a diverging loss, …).
     pub fn run(message: impl ToString) -> Self {
         Failure {
             code: 1,
             message: message.to_string(),
         }
     }
+    /// Missing input data or checkpoint, exit code 66 (sysexits' `EX_NOINPUT`).
     pub fn no_input(message: impl ToString) -> Self {
         Failure {
             code: 66,

@@ -5,8 +5,9 @@
 //! - The cache is `$XDG_CACHE_HOME/convnet`, else `~/.cache/convnet`, with the same layout
 //!   as a data directory (`mnist/`, `fashion-mnist/`, `cifar-10/`).
 //! - Downloads are verified (SHA-256) and moved into place atomically (see
-//!   [`crate::download`]); `CONVNET_OFFLINE=1` (or the CLI's `--offline`) forbids them, and
-//!   `CONVNET_MIRROR` replaces the publishers' servers by a mirror with the same file names.
+//!   [`download`](mod@crate::download)); `CONVNET_OFFLINE=1` (or the CLI's `--offline`)
+//!   forbids them, and `CONVNET_MIRROR` replaces the publishers' servers by a mirror with the
+//!   same file names.
 
 use std::path::{Path, PathBuf};
 
@@ -60,7 +61,11 @@ pub fn is_present(kind: DatasetKind, dir: &Path) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetch {
     /// Download into the cache, from `mirror` when given, else the publishers' servers.
-    Download { mirror: Option<String> },
+    Download {
+        /// Base URL the file names are appended to, in place of the publishers'
+        /// (`CONVNET_MIRROR`).
+        mirror: Option<String>,
+    },
     /// Never touch the network.
     Offline,
 }

@@ -9,8 +9,11 @@ use crate::error::DatasetError;
 /// The data sets convnet reads in their original formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DatasetKind {
+    /// MNIST handwritten digits: 28×28 grayscale, 60,000 training and 10,000 test images.
     Mnist,
+    /// Zalando's Fashion-MNIST: 28×28 grayscale clothing, MNIST's sizes and file format.
     FashionMnist,
+    /// CIFAR-10: 32×32 RGB, ten object classes, in the binary version's batch files.
     Cifar10,
     /// scikit-learn's 8×8 digits, compiled in: always available, no files needed.
     Digits,
@@ -19,11 +22,14 @@ pub enum DatasetKind {
 /// One file of a data set, with its SHA-256 as published alongside the data.
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteFile {
+    /// File name, both on the server (appended to the base URL) and on disk.
     pub name: &'static str,
+    /// SHA-256 of the file's bytes, as 64 lowercase hex digits.
     pub sha256: &'static str,
 }
 
 impl DatasetKind {
+    /// Every data set, in the order `convnet datasets` lists them.
     pub const ALL: [DatasetKind; 4] = [
         DatasetKind::Mnist,
         DatasetKind::FashionMnist,
@@ -66,6 +72,7 @@ impl DatasetKind {
         self == DatasetKind::Digits
     }
 
+    /// Class names, in label order (label `i` is `class_names()[i]`).
     pub fn class_names(self) -> &'static [&'static str] {
         match self {
             DatasetKind::Mnist | DatasetKind::Digits => {

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::source::Source;
 
+/// Bytes of one record: the label byte and the three 32×32 planes.
 pub const RECORD_BYTES: usize = 1 + 3 * 32 * 32;
 const IMAGE_BYTES: usize = RECORD_BYTES - 1;
 

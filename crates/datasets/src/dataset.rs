@@ -24,7 +24,9 @@ pub fn data_dir() -> PathBuf {
 /// Which part of a data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Split {
+    /// The training images (MNIST's `train-*` files, CIFAR-10's `data_batch_*.bin`).
     Train,
+    /// The held-out test images (MNIST's `t10k-*` files, CIFAR-10's `test_batch.bin`).
     Test,
 }
 
@@ -33,9 +35,13 @@ pub enum Split {
 /// (of pixels / 255) the loader normalises with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatasetMeta {
+    /// The data set's name, for messages.
     pub name: String,
+    /// Class names, in label order.
     pub classes: Vec<String>,
+    /// Per-channel mean of pixels / 255.
     pub mean: Vec<f32>,
+    /// Per-channel standard deviation of pixels / 255 (positive).
     pub std: Vec<f32>,
 }
 
@@ -55,6 +61,7 @@ impl DatasetMeta {
 /// Labelled images: `len` images of `image_shape` bytes each, plus one label per image.
 #[derive(Debug, Clone)]
 pub struct Dataset {
+    /// `[channels, height, width]` of every image; each is stored as that many bytes, planar.
     pub image_shape: [usize; 3],
     meta: Arc<DatasetMeta>,
     images: Arc<Vec<u8>>,
@@ -134,6 +141,7 @@ impl Dataset {
         &self.meta.name
     }
 
+    /// Name, class names and normalisation statistics.
     pub fn meta(&self) -> &DatasetMeta {
         &self.meta
     }
@@ -143,6 +151,7 @@ impl Dataset {
         &self.meta.classes
     }
 
+    /// Number of classes (labels are `0..num_classes()`).
     pub fn num_classes(&self) -> usize {
         self.meta.classes.len()
     }
@@ -206,10 +215,12 @@ impl Dataset {
         }
     }
 
+    /// Number of examples (of this view, after [`take`](Self::take) or a split).
     pub fn len(&self) -> usize {
         self.indices.len()
     }
 
+    /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
         self.indices.is_empty()
     }
@@ -225,6 +236,7 @@ impl Dataset {
         &self.images[at..at + self.image_len()]
     }
 
+    /// The label (class index) of example `i`.
     pub fn label(&self, i: usize) -> usize {
         self.labels[self.indices[i] as usize] as usize
     }

@@ -17,8 +17,9 @@ use crate::error::{DatasetError, Result};
 const CSV_GZ: &[u8] = include_bytes!("../data/digits.csv.gz");
 /// What errors call the embedded file.
 const NAME: &str = "digits.csv.gz (embedded)";
-/// Rows in the file, and the last ones kept for testing.
+/// Rows in the file (one image each).
 pub const ROWS: usize = 1797;
+/// The last rows, kept as the test split.
 pub const TEST_ROWS: usize = 360;
 const PIXELS: usize = 64;
 

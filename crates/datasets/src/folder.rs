@@ -39,7 +39,9 @@ pub struct FolderOptions {
 /// A file that was left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
+    /// The file.
     pub path: PathBuf,
+    /// Why it was left out, e.g. `is not a PNG or JPEG image`.
     pub reason: String,
 }
 
@@ -48,6 +50,7 @@ pub struct Skipped {
 pub struct FolderReport {
     /// Images decoded and kept.
     pub images: usize,
+    /// Files that did not decode (none with [`FolderOptions::strict`]).
     pub skipped: Vec<Skipped>,
     /// Wall time of decoding and resizing.
     pub seconds: f64,

@@ -14,7 +14,9 @@ const MAX_PAYLOAD: usize = 1 << 31;
 /// An IDX array of unsigned bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdxArray {
+    /// The dimensions from the header, outermost (the item count) first.
     pub dims: Vec<usize>,
+    /// The payload, row-major: the product of `dims` bytes.
     pub data: Vec<u8>,
 }
 

@@ -11,6 +11,29 @@
 //!
 //! Data is found in the directory named by `CONVNET_DATA` (folders `mnist/`,
 //! `fashion-mnist/`, `cifar-10/`), else in the per-user cache, downloading into it.
+//! scikit-learn's 8×8 [`digits`] are compiled in, so they need neither:
+//!
+//! ```
+//! use std::path::Path;
+//!
+//! use convnet_datasets::{DataLoader, Dataset, DatasetKind, LoaderConfig, Split};
+//!
+//! // The embedded digits: no data directory is read, nothing is downloaded.
+//! let train = Dataset::load(DatasetKind::Digits, Split::Train, Path::new("unused"))?;
+//! assert_eq!(train.len(), 1437);
+//! assert_eq!(train.image_shape, [1, 8, 8]);
+//! assert_eq!(train.num_classes(), 10);
+//!
+//! // Shuffled, normalised batches of 100; the last of the 15 holds the remaining 37.
+//! let loader = DataLoader::new(train, LoaderConfig::new(100, 42))?;
+//! assert_eq!(loader.batches_per_epoch(), 15);
+//! let batches = loader.epoch(0).collect::<Result<Vec<_>, _>>()?;
+//! assert_eq!(batches[0].images.shape(), &[100, 1, 8, 8]);
+//! assert_eq!(batches[14].labels.len(), 37);
+//! # Ok::<(), convnet_datasets::DatasetError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod archive;
 pub mod cache;

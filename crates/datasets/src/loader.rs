@@ -17,13 +17,17 @@ use crate::transform::{Augment, Pipeline};
 /// How a [`DataLoader`] draws batches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoaderConfig {
+    /// Examples per batch (at least 1).
     pub batch_size: usize,
+    /// Draw each epoch in a seeded random order (else in the data set's order).
     pub shuffle: bool,
     /// Drop the last batch when it is smaller than `batch_size`.
     pub drop_last: bool,
+    /// Seed of the shuffling and the augmentation.
     pub seed: u64,
     /// Subtract the data set's per-channel mean and divide by its std (else just scale to [0, 1]).
     pub normalize: bool,
+    /// Random augmentation of every image (the default: none).
     pub augment: Augment,
     /// Height and width of the batches' images, when smaller than the stored images: the
     /// centre crop (or, with [`Augment::resized_crop`], a random-resized crop of any size).
@@ -60,7 +64,9 @@ impl LoaderConfig {
 /// One batch: images `[B, C, H, W]` as f32 and their labels.
 #[derive(Debug, Clone)]
 pub struct Batch {
+    /// The images, `[B, C, H, W]`, normalised as the loader is configured.
     pub images: Tensor<f32>,
+    /// The label of each image, in batch order.
     pub labels: Vec<usize>,
     /// Position of this batch within its epoch.
     pub index: usize,
@@ -74,6 +80,8 @@ pub struct DataLoader {
 }
 
 impl DataLoader {
+    /// A loader over `dataset`; refuses a zero batch size, an empty data set, invalid
+    /// augmentation, and an output size that the images cannot give.
     pub fn new(dataset: Dataset, config: LoaderConfig) -> Result<Self> {
         if config.batch_size == 0 {
             return Err(DatasetError::Invalid(
@@ -105,10 +113,12 @@ impl DataLoader {
         Ok(DataLoader { dataset, config })
     }
 
+    /// The data set batches are drawn from.
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
     }
 
+    /// How batches are drawn.
     pub fn config(&self) -> &LoaderConfig {
         &self.config
     }
@@ -120,6 +130,7 @@ impl DataLoader {
         [c, oh, ow]
     }
 
+    /// Batches in every epoch: the last partial one counts unless `drop_last` is set.
     pub fn batches_per_epoch(&self) -> usize {
         let (n, b) = (self.dataset.len(), self.config.batch_size);
         if self.config.drop_last {

@@ -17,9 +17,13 @@ use crate::error::{DatasetError, Result};
 /// (width / height) log-uniform in `[min_ratio, max_ratio]`, resized (bilinear) to the output.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ResizedCrop {
+    /// Smallest fraction of the image's area a window covers (> 0).
     pub min_scale: f32,
+    /// Largest fraction of the image's area a window covers (≤ 1).
     pub max_scale: f32,
+    /// Smallest aspect ratio, width / height (> 0).
     pub min_ratio: f32,
+    /// Largest aspect ratio, width / height.
     pub max_ratio: f32,
 }
 
@@ -40,8 +44,13 @@ impl Default for ResizedCrop {
 /// and is skipped for one-channel images.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ColorJitter {
+    /// Largest change of brightness, in [0, 1]: every value is scaled by the factor.
     pub brightness: f32,
+    /// Largest change of contrast, in [0, 1]: values move away from or towards the image's
+    /// mean gray level.
     pub contrast: f32,
+    /// Largest change of saturation, in [0, 1]: colours move away from or towards each
+    /// pixel's gray level.
     pub saturation: f32,
 }
 
@@ -55,6 +64,7 @@ pub struct Augment {
     pub horizontal_flip: bool,
     /// Random-resized crop to the output size (instead of the centre crop).
     pub resized_crop: Option<ResizedCrop>,
+    /// Random brightness, contrast and saturation changes.
     pub color_jitter: Option<ColorJitter>,
 }
 

@@ -19,9 +19,15 @@ use crate::{Part, SplitFacts};
 #[derive(Debug, Clone, Copy)]
 pub enum Recipe {
     /// The first `count` items of a gzipped IDX file (images or labels).
-    IdxPrefix { count: usize },
+    IdxPrefix {
+        /// Number of items kept (and written into the header).
+        count: usize,
+    },
     /// The first `count` 3,073-byte records of a CIFAR-10 batch.
-    CifarPrefix { count: usize },
+    CifarPrefix {
+        /// Number of records kept.
+        count: usize,
+    },
     /// The original file, byte for byte.
     Copy,
 }
@@ -30,8 +36,11 @@ pub enum Recipe {
 /// directory) and how.
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
+    /// Where the fixture lives, relative to `fixtures/`.
     pub path: &'static str,
+    /// The original file it is cut from, relative to the data directory.
     pub original: &'static str,
+    /// How it is cut.
     pub recipe: Recipe,
 }
 
@@ -40,8 +49,11 @@ pub struct Spec {
 pub const MNIST_TRAIN: usize = 4000;
 /// MNIST test images kept: the loader tests draw a batch of 1,000.
 pub const MNIST_TEST: usize = 1000;
+/// Fashion-MNIST training images kept.
 pub const FASHION_TRAIN: usize = 600;
+/// Fashion-MNIST test images kept.
 pub const FASHION_TEST: usize = 200;
+/// CIFAR-10 records kept from the first training batch.
 pub const CIFAR_RECORDS: usize = 200;
 
 const fn idx(path: &'static str, original: &'static str, count: usize) -> Spec {

@@ -10,6 +10,23 @@
 //!
 //! This crate depends on no other convnet crate (it is a dev-dependency of several), so it
 //! names data sets by their folder (`mnist`, `fashion-mnist`, `cifar-10`).
+//!
+//! ```
+//! use convnet_testdata::sweep::{Damage, damages};
+//! use convnet_testdata::{Part, SPLITS, fixture_files};
+//!
+//! // The four MNIST fixtures, named relative to the `mnist/` folder.
+//! let mnist = fixture_files("mnist");
+//! assert_eq!(mnist.len(), 4);
+//! assert!(mnist.iter().any(|f| f.path == "t10k-labels-idx1-ubyte.gz"));
+//! assert!(SPLITS.contains(&("cifar-10", Part::Train)));
+//!
+//! // A 10-byte file is damaged 20 ways: every truncation and a flip at every offset.
+//! assert_eq!(damages(10, 4096, 0, 7).len(), 20);
+//! assert_eq!(Damage::Truncate(3).apply(b"abcdef"), b"abc");
+//! ```
+
+#![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 
@@ -31,22 +48,29 @@ pub enum Origin {
 /// The training or the test split of a data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
+    /// The training split (MNIST's `train-*` files, CIFAR-10's `data_batch_*.bin`).
     Train,
+    /// The test split (MNIST's `t10k-*` files).
     Test,
 }
 
 /// What a split must show when read: its size, images per class, and mean pixel (÷ 255).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SplitFacts {
+    /// Number of images (and labels).
     pub len: usize,
+    /// Images per class, indexed by label 0–9.
     pub class_counts: [usize; 10],
+    /// Mean of every pixel value of every image, divided by 255 (so in 0–1).
     pub mean_pixel: f64,
 }
 
 /// The data directory the tests use, and where it came from.
 #[derive(Debug, Clone)]
 pub struct TestData {
+    /// The data directory, holding `mnist/`, `fashion-mnist/` and `cifar-10/`.
     pub dir: PathBuf,
+    /// Whether `dir` holds the full data sets or the committed fixtures.
     pub origin: Origin,
 }
 
@@ -232,7 +256,9 @@ const FIXTURE_FACTS: &[(&str, Part, SplitFacts)] = &[
 /// One committed fixture file: where it lives under `fixtures/` and its SHA-256.
 #[derive(Debug, Clone, Copy)]
 pub struct FixtureFile {
+    /// Path relative to `fixtures/` (or, from [`fixture_files`], to the data set's folder).
     pub path: &'static str,
+    /// SHA-256 of the file's bytes, as 64 lowercase hex digits.
     pub sha256: &'static str,
 }
 

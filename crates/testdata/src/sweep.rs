@@ -13,10 +13,19 @@ pub enum Damage {
     /// Keep only the first `len` bytes.
     Truncate(usize),
     /// XOR the byte at `at` with `mask` (never 0).
-    Flip { at: usize, mask: u8 },
+    Flip {
+        /// Byte offset of the flip; must be less than the file's length.
+        at: usize,
+        /// The bits flipped.
+        mask: u8,
+    },
 }
 
 impl Damage {
+    /// A damaged copy of `bytes`.
+    ///
+    /// # Panics
+    /// For a [`Damage::Flip`] whose offset is not inside `bytes`.
     pub fn apply(self, bytes: &[u8]) -> Vec<u8> {
         match self {
             Damage::Truncate(len) => bytes[..len.min(bytes.len())].to_vec(),
@@ -60,11 +69,13 @@ pub fn damages(len: usize, all_flips_up_to: usize, sampled: usize, seed: u64) ->
 /// What a sweep saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
+    /// Damaged files fed to the reader.
     pub cases: usize,
     /// Refused with an error naming the file.
     pub errors: usize,
     /// Refused with an error that does not name the file (a failure).
     pub unnamed_errors: usize,
+    /// The reader panicked (a failure).
     pub panics: usize,
     /// Accepted with exactly the original content (the damage hit bytes that carry none,
     /// such as a gzip header's timestamp).

@@ -7,15 +7,21 @@ use crate::log::EpochRecord;
 /// What the fit loop should do after a callback has seen an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
+    /// Go on training.
     Continue,
+    /// End the fit after this epoch (its report says it stopped early).
     Stop,
 }
 
 /// Called by the fit loop; every method has a default that does nothing.
 pub trait Callback {
+    /// Called after every epoch, once it is validated and logged; [`Control::Stop`] from any
+    /// callback ends the fit after this epoch's checkpoints are written.
     fn on_epoch_end(&mut self, _record: &EpochRecord) -> Control {
         Control::Continue
     }
+    /// Called after every training step with the 1-based epoch, the batch's 0-based index
+    /// within it and the step's loss.
     fn on_batch_end(&mut self, _epoch: u64, _batch: usize, _loss: f64) {}
     /// Values checkpoints keep so that a resumed run continues this callback exactly (e.g.
     /// early stopping's counters). Keys must be unique across callbacks: prefix them with
@@ -32,13 +38,17 @@ pub trait Callback {
 /// Monitors validation loss when present, else training loss.
 #[derive(Debug, Clone)]
 pub struct EarlyStopping {
+    /// Epochs in a row without improvement after which training stops.
     pub patience: usize,
+    /// How far below the best value so far the figure must fall to count as an improvement.
     pub min_delta: f64,
     best: f64,
     bad_epochs: usize,
 }
 
 impl EarlyStopping {
+    /// Stops after `patience` epochs in a row without an improvement of more than
+    /// `min_delta`.
     pub fn new(patience: usize, min_delta: f64) -> Self {
         EarlyStopping {
             patience,

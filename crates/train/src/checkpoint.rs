@@ -45,8 +45,11 @@ pub struct TrainPosition {
 pub struct Checkpoint<T: Element = f32> {
     /// Parameters and buffers in store order.
     pub params: Vec<(String, Tensor<T>)>,
+    /// The optimizer's state (slot tensors, step counts, hyper-parameters), when saved.
     pub optimizer: Option<OptimizerState<T>>,
+    /// The learning-rate schedule's state (empty without a schedule).
     pub scheduler: BTreeMap<String, f64>,
+    /// Where the run stood when it was saved.
     pub position: TrainPosition,
     /// Seeds and RNG counters of the run (data order, dropout, …).
     pub rng: BTreeMap<String, u64>,

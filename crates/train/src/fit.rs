@@ -27,21 +27,28 @@ use crate::progress::{EpochProgress, ProgressMode};
 /// When the learning-rate schedule advances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScheduleUnit {
+    /// After every epoch, with the validation loss (else the training loss) as the metric.
     Epoch,
+    /// After every optimizer step, with no metric.
     Step,
 }
 
 /// How `fit` runs.
 #[derive(Debug, Clone)]
 pub struct FitConfig {
+    /// Epochs to train in total, counting those a resumed run has already done.
     pub epochs: u64,
+    /// Seed of the steps' own randomness (Dropout masks); a resumed run must have the
+    /// checkpoint's. The data order is the loader's seed.
     pub seed: u64,
+    /// How each epoch's progress is shown.
     pub progress: ProgressMode,
     /// Append one row per epoch here.
     pub csv_log: Option<PathBuf>,
     /// Write `last.safetensors` (every epoch and every `checkpoint_every` steps) and
     /// `best.safetensors` (best validation accuracy) here.
     pub checkpoint_dir: Option<PathBuf>,
+    /// Also write `last.safetensors` every this many steps (with `checkpoint_dir`).
     pub checkpoint_every: Option<u64>,
     /// Train on at most this many batches per epoch (a quick run on part of the data).
     pub limit_train_batches: Option<usize>,
@@ -50,13 +57,17 @@ pub struct FitConfig {
     /// Stop once this many steps have been taken in total, saving `last.safetensors` first
     /// (to be resumed later).
     pub stop_after_steps: Option<u64>,
+    /// Rescale the gradients before every step so that their global L2 norm is at most this.
     pub clip_grad_norm: Option<f64>,
+    /// When the trainer's scheduler advances.
     pub schedule_unit: ScheduleUnit,
     /// Entries stored in checkpoints (model name, data set, …).
     pub info: Vec<(String, String)>,
 }
 
 impl FitConfig {
+    /// `epochs` epochs with `seed`: progress [`ProgressMode::Auto`], no log, no checkpoints,
+    /// no batch limits, no clipping, the schedule advanced once per epoch.
     pub fn new(epochs: u64, seed: u64) -> Self {
         FitConfig {
             epochs,
@@ -78,22 +89,31 @@ impl FitConfig {
 /// Loss, accuracy and top-5 of a model on a data set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalReport {
+    /// Mean loss per example (NaN when no example was evaluated).
     pub loss: f64,
+    /// Top-1 accuracy, as a fraction of the examples.
     pub accuracy: f64,
+    /// Fraction of the examples whose label is among the five largest logits.
     pub top5: f64,
+    /// Examples evaluated.
     pub count: usize,
     /// `confusion[true][predicted]`.
     pub confusion: Vec<Vec<usize>>,
+    /// Wall time of the evaluation.
     pub seconds: f64,
 }
 
 /// What a `fit` call did.
 #[derive(Debug, Clone, Default)]
 pub struct FitReport {
+    /// One record per epoch completed by this call.
     pub history: Vec<EpochRecord>,
     /// The loss of every step taken by this call, in order (the training curve).
     pub step_losses: Vec<f64>,
+    /// Where the run stands at the end of the call.
     pub position: TrainPosition,
+    /// Whether the call ended before `epochs`: a callback stopped it, or
+    /// [`FitConfig::stop_after_steps`] was reached.
     pub stopped_early: bool,
 }
 
@@ -101,10 +121,16 @@ pub struct FitReport {
 pub struct Trainer {
     step: TrainStep<f32>,
     evaluator: Inference<f32>,
+    /// The model's parameters and buffers, updated by every step.
     pub params: ParamStore<f32>,
+    /// The optimizer that applies each step's gradients.
     pub optimizer: Box<dyn Optimizer<f32>>,
+    /// The learning-rate schedule, advanced as [`FitConfig::schedule_unit`] says.
     pub scheduler: Option<Box<dyn Scheduler>>,
+    /// Hooks the fit loop calls, in order.
     pub callbacks: Vec<Box<dyn Callback>>,
+    /// Where the run stands: advanced by [`fit`](Self::fit), restored by
+    /// [`resume`](Self::resume).
     pub position: TrainPosition,
     classes: usize,
     clip_norm: Option<f64>,

@@ -14,11 +14,15 @@ use convnet_tensor::{Element, Tensor};
 /// Summary statistics of one tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TensorStats {
+    /// Elements, finite or not.
     pub count: usize,
+    /// Mean of the finite elements (0 when there are none).
     pub mean: f64,
-    /// Population standard deviation.
+    /// Population standard deviation of the finite elements.
     pub std: f64,
+    /// Smallest finite element (0 when there are none).
     pub min: f64,
+    /// Largest finite element (0 when there are none).
     pub max: f64,
     /// Fraction of elements exactly zero (dead ReLU units produce exact zeros).
     pub zero_fraction: f64,
@@ -75,10 +79,15 @@ impl TensorStats {
 /// with respect to that output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerStats {
+    /// The layer's path, e.g. `features.0`.
     pub name: String,
+    /// The layer's kind, e.g. `Conv2d`.
     pub kind: &'static str,
+    /// Shape of the layer's output for the traced batch.
     pub shape: Vec<usize>,
+    /// Statistics of the layer's output.
     pub activation: TensorStats,
+    /// Statistics of the loss gradient with respect to the output (training steps only).
     pub gradient: Option<TensorStats>,
 }
 

@@ -12,19 +12,31 @@ use crate::error::{Result, TrainError};
 pub struct EpochRecord {
     /// 1-based epoch number.
     pub epoch: u64,
+    /// Mean training loss per example over the epoch's steps.
     pub train_loss: f64,
+    /// Top-1 accuracy on the training batches as they were trained, as a fraction.
     pub train_accuracy: f64,
+    /// Mean validation loss per example, when there was validation data.
     pub val_loss: Option<f64>,
+    /// Validation top-1 accuracy, as a fraction.
     pub val_accuracy: Option<f64>,
+    /// Validation top-5 accuracy, as a fraction.
     pub val_top5: Option<f64>,
+    /// The optimizer's learning rate as the epoch ended (before a per-epoch schedule
+    /// advances it).
     pub learning_rate: f64,
+    /// Wall time of the epoch's training steps, validation excluded.
     pub seconds: f64,
+    /// Training images per second over the epoch's steps (those before a resume excluded).
     pub images_per_second: f64,
 }
 
+/// The CSV log's first line: the columns of [`EpochRecord::csv_row`].
 pub const CSV_HEADER: &str = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,learning_rate,seconds,images_per_second";
 
 impl EpochRecord {
+    /// The record as one CSV line without its newline, columns as in [`CSV_HEADER`]; absent
+    /// validation figures are empty fields.
     pub fn csv_row(&self) -> String {
         let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
         format!(
@@ -74,6 +86,7 @@ impl CsvLog {
         })
     }
 
+    /// Appends `record` as one row and flushes it to the file.
     pub fn append(&mut self, record: &EpochRecord) -> Result<()> {
         writeln!(self.file, "{}", record.csv_row())
             .and_then(|_| self.file.flush())

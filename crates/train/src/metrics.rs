@@ -6,9 +6,13 @@ use convnet_tensor::{Element, Tensor};
 /// Running sums over an epoch, weighted by batch size.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Running {
+    /// Sum of each batch's mean loss times its size.
     pub loss_sum: f64,
+    /// Examples whose label is the top prediction (see [`top_k_correct`]).
     pub correct: usize,
+    /// Examples whose label is among the top five predictions.
     pub correct_top5: usize,
+    /// Examples added.
     pub count: usize,
 }
 
@@ -22,6 +26,7 @@ impl Running {
         self.count += b;
     }
 
+    /// Mean loss per example (NaN before any batch).
     pub fn loss(&self) -> f64 {
         if self.count == 0 {
             f64::NAN
@@ -30,6 +35,7 @@ impl Running {
         }
     }
 
+    /// Top-1 accuracy, as a fraction (NaN before any batch).
     pub fn accuracy(&self) -> f64 {
         if self.count == 0 {
             f64::NAN
@@ -38,6 +44,7 @@ impl Running {
         }
     }
 
+    /// Top-5 accuracy, as a fraction (NaN before any batch).
     pub fn top5(&self) -> f64 {
         if self.count == 0 {
             f64::NAN

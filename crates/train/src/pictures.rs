@@ -17,7 +17,9 @@ use crate::log::EpochRecord;
 /// An 8-bit RGB raster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
     /// Row-major RGB triples.
     pub rgb: Vec<u8>,
@@ -26,6 +28,7 @@ pub struct Image {
 type Rgb = [u8; 3];
 
 impl Image {
+    /// A `width` × `height` image filled with `background`.
     pub fn new(width: usize, height: usize, background: Rgb) -> Self {
         Image {
             width,
@@ -205,8 +208,9 @@ pub fn feature_maps<T: Element>(activation: &Tensor<T>, index: usize) -> Result<
     Ok(grid(&tiles, cols, (96 / h.max(w).max(1)).max(1)))
 }
 
-/// Colours of the training (blue) and validation (orange) curves.
+/// Colour of the training curves (blue).
 pub const TRAIN_COLOUR: [u8; 3] = [31, 119, 180];
+/// Colour of the validation curves (orange).
 pub const VAL_COLOUR: [u8; 3] = [255, 127, 14];
 
 /// Loss (left panel, from 0 to its largest value) and accuracy (right panel, 0 to 100 %)

@@ -11,11 +11,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub enum ProgressMode {
     /// A bar on a terminal, plain lines otherwise.
     Auto,
+    /// A live bar on stderr, whatever it is (indicatif draws nothing off a terminal).
     Bar,
     /// One line every `every` batches and at the end of the epoch.
     Lines {
+        /// Batches between lines (0 counts as 1).
         every: usize,
     },
+    /// Nothing.
     Silent,
 }
 
@@ -30,6 +33,8 @@ pub struct EpochProgress {
 }
 
 impl EpochProgress {
+    /// Starts reporting an epoch of `total_batches` batches headed `label` (e.g.
+    /// `epoch 1/10`); [`ProgressMode::Auto`] off a terminal prints a line every tenth of it.
     pub fn new(mode: ProgressMode, label: &str, total_batches: usize) -> Self {
         let mode = match mode {
             ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
@@ -91,12 +96,14 @@ impl EpochProgress {
         }
     }
 
+    /// Ends the epoch's report (completes the bar; plain lines need nothing).
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish();
         }
     }
 
+    /// Time since [`EpochProgress::new`].
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }

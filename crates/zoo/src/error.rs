@@ -14,24 +14,46 @@ use thiserror::Error;
 pub enum ZooError {
     /// The name is not in the registry.
     #[error("unknown model `{name}`; valid names: {valid}")]
-    UnknownModel { name: String, valid: String },
+    UnknownModel {
+        /// The name as given.
+        name: String,
+        /// Every valid name, comma-separated.
+        valid: String,
+    },
     /// The input is too small for the model's downsampling.
     #[error("{model}: input {got} is too small; the smallest that works is {smallest}")]
     InputTooSmall {
+        /// The model's registry name.
         model: String,
+        /// The input asked for, as `C×H×W`.
         got: String,
+        /// The smallest square input that builds, as `C×H×W`.
         smallest: String,
     },
     /// An option the model cannot honour (zero classes, a BatchNorm variant it lacks, …).
     #[error("{model}: {detail}")]
-    Config { model: String, detail: String },
+    Config {
+        /// The model's registry name.
+        model: String,
+        /// What is wrong with the options.
+        detail: String,
+    },
     /// A weights file that does not fit the model.
     #[error("weights {source_name}: {detail}")]
-    Weights { source_name: String, detail: String },
+    Weights {
+        /// The name the caller gave the file (its path for the `*_file` loaders), or
+        /// `(serialising)` when saving failed.
+        source_name: String,
+        /// What does not fit: every missing, unexpected or mismatched key, or why the file
+        /// is unreadable.
+        detail: String,
+    },
     /// A weights file that could not be read.
     #[error("weights {}: {source}", path.display())]
     Io {
+        /// The file that could not be read.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     /// An error from building or running the model.
@@ -39,6 +61,7 @@ pub enum ZooError {
     Nn(#[from] NnError),
 }
 
+/// The zoo's result type, with [`ZooError`] as the default error.
 pub type Result<T, E = ZooError> = std::result::Result<T, E>;
 
 impl ZooError {

@@ -44,6 +44,7 @@ pub struct AdaptiveAvgPool2d {
 }
 
 impl AdaptiveAvgPool2d {
+    /// Pools every map to `out` = `[height, width]`; `name` is the layer's path.
     pub fn new(name: impl Into<String>, out: [usize; 2]) -> Self {
         AdaptiveAvgPool2d {
             name: name.into(),
@@ -152,6 +153,7 @@ pub struct PadShortcut {
 }
 
 impl PadShortcut {
+    /// `in_channels → out_channels` (out ≥ in) at `stride` (≥ 1); `name` is the layer's path.
     pub fn new(
         name: impl Into<String>,
         in_channels: usize,

@@ -124,6 +124,7 @@ pub struct ScaledTanh {
 }
 
 impl ScaledTanh {
+    /// The activation; `name` is the layer's path.
     pub fn new(name: impl Into<String>) -> Self {
         ScaledTanh { name: name.into() }
     }
@@ -154,6 +155,8 @@ pub struct Subsample {
 }
 
 impl Subsample {
+    /// Subsampling of `channels` maps; `name` is the layer's path (its parameters are
+    /// `{name}.weight` and `{name}.bias`).
     pub fn new(name: impl Into<String>, channels: usize) -> Self {
         Subsample {
             name: name.into(),
@@ -209,6 +212,8 @@ pub struct TableConv {
 }
 
 impl TableConv {
+    /// A `kernel`×`kernel` convolution of `in_channels` maps whose output map `j` reads the
+    /// input maps `table[j]` (each < `in_channels`); `name` is the layer's path.
     pub fn new(
         name: impl Into<String>,
         in_channels: usize,
@@ -346,6 +351,8 @@ pub struct EuclideanRbf {
 }
 
 impl EuclideanRbf {
+    /// `classes` RBF units over `in_features` inputs; `name` is the layer's path (the centres
+    /// are the buffer `{name}.centres`).
     pub fn new(name: impl Into<String>, in_features: usize, classes: usize) -> Self {
         EuclideanRbf {
             name: name.into(),

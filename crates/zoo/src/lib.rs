@@ -19,12 +19,16 @@
 //! ```
 //! use convnet_zoo::{ZooConfig, build};
 //!
+//! let lenet = build::<f32>("lenet5", &ZooConfig::default()).unwrap();
+//! assert_eq!(lenet.num_params(), 61_706);
 //! let model = build::<f32>("resnet18", &ZooConfig::default()).unwrap();
 //! assert_eq!(model.num_params(), 11_689_512);
 //! assert_eq!(model.output_shape().to_string(), "[B, 1000]");
 //! let small = build::<f32>("vgg11", &ZooConfig::default().input([3, 16, 16]));
 //! assert!(small.unwrap_err().to_string().contains("smallest that works is 3×32×32"));
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod alexnet;
 pub mod error;
@@ -48,10 +52,15 @@ pub use weights::{WeightsReport, load_safetensors, load_safetensors_file, save_s
 /// The architecture families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
+    /// LeNet-5 ([`lenet`]).
     LeNet,
+    /// AlexNet ([`alexnet`]).
     AlexNet,
+    /// VGG, with or without BatchNorm ([`vgg`]).
     Vgg,
+    /// GoogLeNet / Inception v1 ([`googlenet`]).
     GoogLeNet,
+    /// ResNet, ImageNet and CIFAR forms ([`resnet`]).
     ResNet,
 }
 
@@ -86,22 +95,27 @@ impl Default for ZooConfig {
 }
 
 impl ZooConfig {
+    /// Sets [`classes`](Self::classes) to `n`.
     pub fn classes(mut self, n: usize) -> Self {
         self.classes = Some(n);
         self
     }
+    /// Sets [`input`](Self::input) to `chw` (`[channels, height, width]`).
     pub fn input(mut self, chw: [usize; 3]) -> Self {
         self.input = Some(chw);
         self
     }
+    /// Sets [`width_divisor`](Self::width_divisor) to `d`.
     pub fn width_divisor(mut self, d: usize) -> Self {
         self.width_divisor = d;
         self
     }
+    /// Sets [`batch_norm`](Self::batch_norm).
     pub fn batch_norm(mut self, on: bool) -> Self {
         self.batch_norm = on;
         self
     }
+    /// Sets [`aux_classifiers`](Self::aux_classifiers).
     pub fn aux_classifiers(mut self, on: bool) -> Self {
         self.aux_classifiers = on;
         self
@@ -111,11 +125,15 @@ impl ZooConfig {
 /// A registry entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelInfo {
+    /// The registry name [`build`] takes, e.g. `resnet18`.
     pub name: &'static str,
+    /// The architecture family the model belongs to.
     pub family: Family,
     /// One line for `convnet models`.
     pub description: &'static str,
+    /// Per-sample input `[channels, height, width]` when [`ZooConfig::input`] is `None`.
     pub default_input: [usize; 3],
+    /// Number of classes when [`ZooConfig::classes`] is `None`.
     pub default_classes: usize,
     /// Whether the weights follow torchvision's state-dict layout.
     pub torchvision_keys: bool,

@@ -1,7 +1,7 @@
 //! The classification loss for every zoo model, GoogLeNet's auxiliary heads included.
 //!
 //! GoogLeNet's training graph carries two extra logits nodes named
-//! [`AUX1_LOGITS`](crate::AUX1_LOGITS) and [`AUX2_LOGITS`](crate::AUX2_LOGITS); the paper adds
+//! [`AUX1_LOGITS`] and [`AUX2_LOGITS`]; the paper adds
 //! their losses to the main one with weight 0.3 during training and discards the heads at
 //! inference. [`AuxClassifierLoss`] does exactly that: cross-entropy on the model output plus
 //! `aux_weight` × the cross-entropy of each auxiliary node it finds in the graph. In graphs
@@ -18,6 +18,8 @@ use crate::googlenet::{AUX1_LOGITS, AUX2_LOGITS};
 pub struct AuxClassifierLoss {
     /// Weight of each auxiliary loss (the paper's 0.3).
     pub aux_weight: f64,
+    /// Label smoothing ε of the main and every auxiliary cross-entropy (0 = none); see
+    /// [`cross_entropy`].
     pub label_smoothing: f64,
 }
 
@@ -31,13 +33,16 @@ impl Default for AuxClassifierLoss {
 }
 
 impl AuxClassifierLoss {
+    /// The paper's loss: auxiliary weight 0.3, no label smoothing (the same as `default()`).
     pub fn new() -> Self {
         Self::default()
     }
+    /// Sets [`aux_weight`](Self::aux_weight); 0 gives plain cross-entropy.
     pub fn aux_weight(mut self, w: f64) -> Self {
         self.aux_weight = w;
         self
     }
+    /// Sets [`label_smoothing`](Self::label_smoothing) to `eps`.
     pub fn label_smoothing(mut self, eps: f64) -> Self {
         self.label_smoothing = eps;
         self
