@@ -15,29 +15,44 @@ pub enum NnError {
     /// ``layer `features.3` (Conv2d): expected input [N, 6, H, W], got [B, 16, 14, 14]``.
     #[error("layer `{layer}` ({kind}): expected input {expected}, got {got}")]
     Input {
+        /// The layer's path, e.g. `features.3`.
         layer: String,
+        /// The layer's type, e.g. `Conv2d`.
         kind: &'static str,
+        /// The input it takes, e.g. `[N, 6, H, W]`.
         expected: String,
+        /// What it was given: the input's shape (for a concat, each branch's output shape).
         got: String,
     },
     /// A hyper-parameter is invalid (zero stride, dropout p outside [0, 1), ...).
     #[error("layer `{layer}` ({kind}): {detail}")]
     Config {
+        /// The layer's path.
         layer: String,
+        /// The layer's type.
         kind: &'static str,
+        /// What is wrong, e.g. `stride must be positive, got [0, 1]`.
         detail: String,
     },
     /// Two layers declare the same parameter name (names are checkpoint keys, so must be
     /// unique).
     #[error("parameter `{name}` is declared twice (by `{first}` and by `{second}`)")]
     DuplicateParameter {
+        /// The parameter's key, e.g. `features.0.weight`.
         name: String,
+        /// The path of the layer that declared it first.
         first: String,
+        /// The path of the layer that declared it again.
         second: String,
     },
     /// A loss was given outputs or targets it cannot use, or an invalid setting.
     #[error("{loss}: {detail}")]
-    Loss { loss: &'static str, detail: String },
+    Loss {
+        /// The loss's name, e.g. `cross_entropy` (see [`crate::Loss::name`]).
+        loss: &'static str,
+        /// What is wrong with the outputs, targets or setting.
+        detail: String,
+    },
     /// A run was asked for something the model does not have (unknown layer name, ...).
     #[error("{0}")]
     Usage(String),
@@ -49,6 +64,7 @@ pub enum NnError {
     Tensor(#[from] TensorError),
 }
 
+/// `std::result::Result` with [`NnError`] as the default error type.
 pub type Result<T, E = NnError> = std::result::Result<T, E>;
 
 impl NnError {

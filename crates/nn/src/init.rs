@@ -18,9 +18,19 @@ pub enum Init {
     /// Every element equal to the value.
     Constant(f64),
     /// Uniform in `[low, high)`.
-    Uniform { low: f64, high: f64 },
+    Uniform {
+        /// Lower bound (included).
+        low: f64,
+        /// Upper bound (excluded).
+        high: f64,
+    },
     /// Normal with the given mean and standard deviation.
-    Normal { mean: f64, std: f64 },
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
     /// Glorot & Bengio (2010): `U(±√(6/(fan_in + fan_out)))`.
     GlorotUniform,
     /// Glorot & Bengio (2010): `N(0, 2/(fan_in + fan_out))`.
@@ -43,11 +53,17 @@ pub enum Init {
 
 /// Aliases under the other common names.
 impl Init {
+    /// [`Init::GlorotUniform`] under PyTorch's name (`xavier_uniform_`).
     pub const XAVIER_UNIFORM: Init = Init::GlorotUniform;
+    /// [`Init::GlorotNormal`] under PyTorch's name (`xavier_normal_`).
     pub const XAVIER_NORMAL: Init = Init::GlorotNormal;
+    /// [`Init::HeUniform`] under PyTorch's name (`kaiming_uniform_` for ReLU).
     pub const KAIMING_UNIFORM: Init = Init::HeUniform;
+    /// [`Init::HeNormal`] under PyTorch's name (`kaiming_normal_` for ReLU).
     pub const KAIMING_NORMAL: Init = Init::HeNormal;
+    /// Every element 0 (BatchNorm's β and running mean).
     pub const ZEROS: Init = Init::Constant(0.0);
+    /// Every element 1 (BatchNorm's γ and running variance).
     pub const ONES: Init = Init::Constant(1.0);
 }
 

@@ -39,6 +39,28 @@
 //! let out = step.run(&mut params, &x, &[0, 1, 2, 3]).unwrap();
 //! assert!(out.loss > 0.0 && out.grads.contains_key("0.weight"));
 //! ```
+//!
+//! The same network with unnamed layers: the container names its children by position when
+//! the model is built (`0`, `1`, … as PyTorch's `nn.Sequential` numbers them, so the keys are
+//! those above), and input sizes left open ([`InferredSize`]) are taken from the graph.
+//! [`layers::shorthand`] has Keras-style constructors for this style (`conv(6, 5)`, `relu()`).
+//!
+//! ```
+//! use convnet_nn::prelude::*;
+//!
+//! let net = Sequential::default()
+//!     .with(Conv2d::to(6, 5).padding(2))
+//!     .with(Activation::relu(""))
+//!     .with(MaxPool2d::new("", 2))
+//!     .with(Flatten::new(""))
+//!     .with(Linear::to(10));
+//! let model = Model::<f32>::new(net, &[1, 28, 28]).unwrap();
+//! assert_eq!(model.num_params(), 156 + 11_770);
+//! assert_eq!(model.param_specs()[2].name, "4.weight");
+//! assert_eq!(model.param_specs()[2].shape, [10, 6 * 14 * 14]);
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod init;

@@ -33,7 +33,9 @@ pub enum TargetKind {
 /// `&Tensor<T>` convert into it, so `step.run(&mut params, &x, &labels)` reads naturally.
 #[derive(Debug, Clone, Copy)]
 pub enum Targets<'a, T: Element> {
+    /// Class labels, one index per sample (`[B]`).
     Classes(&'a [usize]),
+    /// A target tensor (shaped like the output, for the losses here).
     Values(&'a Tensor<T>),
 }
 
@@ -85,6 +87,7 @@ impl<T: Element> Targets<'_, T> {
 
 /// A loss: how its targets are shaped and how it is computed from the model output.
 pub trait Loss<T: Element = f32>: Send + Sync + Debug {
+    /// The loss's name in error messages, e.g. `cross_entropy`.
     fn name(&self) -> &'static str;
     /// Whether the targets are class labels (fed as indices) or a tensor.
     fn target_kind(&self) -> TargetKind;
@@ -272,10 +275,13 @@ elementwise_loss!(
 /// [`cross_entropy`]; labels `[N]`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CrossEntropyLoss {
+    /// Label smoothing ε (default 0: none); outside [0, 1) it is an error when the loss is
+    /// added to a graph.
     pub label_smoothing: f64,
 }
 
 impl CrossEntropyLoss {
+    /// Cross-entropy without label smoothing.
     pub fn new() -> Self {
         Self::default()
     }

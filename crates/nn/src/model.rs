@@ -132,10 +132,13 @@ pub fn path_under(path: &str, prefix: &str) -> bool {
 /// A graph built from a model in one mode, with everything needed to run or inspect it.
 #[derive(Debug, Clone)]
 pub struct ModelGraph<T: Element = f32> {
+    /// The graph itself.
     pub graph: Graph<T>,
+    /// The mode it was built in.
     pub mode: Mode,
     /// The `[B, …input_shape]` placeholder, named [`INPUT`].
     pub input: NodeId,
+    /// The model's output node: the root module's output, before any loss.
     pub output: NodeId,
     /// Every module call, in completion order.
     pub layers: Vec<LayerRecord>,
@@ -190,6 +193,7 @@ impl<T: Element> Model<T> {
         Self::builder(root, input_shape).build()
     }
 
+    /// The root module, its default names assigned and its open input sizes settled.
     pub fn module(&self) -> &dyn Module<T> {
         self.root.as_ref()
     }
@@ -209,6 +213,8 @@ impl<T: Element> Model<T> {
         &self.output_shape
     }
 
+    /// The options every graph of the model is built with (see
+    /// [`ModelBuilder::strict_geometry`]).
     pub fn options(&self) -> GraphOptions {
         self.options
     }
@@ -455,8 +461,11 @@ fn batch_of<T: Element>(mg: &ModelGraph<T>, x: &Tensor<T>) -> Result<usize> {
 /// A per-layer value captured by an inspecting run.
 #[derive(Debug, Clone)]
 pub struct LayerTrace<T: Element = f32> {
+    /// The layer's path, e.g. `features.0`.
     pub name: String,
+    /// The layer's type, e.g. `Conv2d`.
     pub kind: &'static str,
+    /// The layer's output for the batch.
     pub activation: Tensor<T>,
     /// The loss gradient w.r.t. this output (training runs only).
     pub gradient: Option<Tensor<T>>,
@@ -465,6 +474,7 @@ pub struct LayerTrace<T: Element = f32> {
 /// What one training step produced.
 #[derive(Debug, Clone)]
 pub struct StepOutput<T: Element = f32> {
+    /// The loss on the batch.
     pub loss: f64,
     /// The model output (logits) for the batch.
     pub output: Tensor<T>,
@@ -547,10 +557,12 @@ impl<T: Element> TrainStep<T> {
         &self.mg
     }
 
+    /// The scalar loss node of the training graph.
     pub fn loss_node(&self) -> NodeId {
         self.loss
     }
 
+    /// The targets placeholder, named [`TARGETS`] (an index input for class labels).
     pub fn targets_node(&self) -> NodeId {
         self.targets
     }

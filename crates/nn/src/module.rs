@@ -46,7 +46,9 @@ pub enum Mode {
 pub struct ParamSpec {
     /// Full key, e.g. `features.0.weight`.
     pub name: String,
+    /// Its shape, e.g. `[out, in]` for a linear weight.
     pub shape: Vec<usize>,
+    /// How its initial value is drawn.
     pub init: Init,
     /// The fans the initialiser uses (a bias takes its weight's).
     pub fans: (usize, usize),
@@ -81,6 +83,7 @@ impl ParamSpec {
         self
     }
 
+    /// Number of scalars: the product of the shape.
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
@@ -168,16 +171,23 @@ pub struct LayerInfo {
 /// One module call recorded while a graph was built: its output node and shapes.
 #[derive(Debug, Clone)]
 pub struct LayerRecord {
+    /// The module's path ([`Module::name`]).
     pub name: String,
+    /// The module's type ([`Module::kind`]).
     pub kind: &'static str,
+    /// The node it was called on.
     pub input: NodeId,
+    /// The node it returned.
     pub output: NodeId,
+    /// The symbolic shape of `input`.
     pub input_shape: Shape,
+    /// The symbolic shape of `output`.
     pub output_shape: Shape,
     /// `true` when the summary shows this call as a row (containers are not rows).
     pub row: bool,
     /// Nesting depth (0 for the model's root).
     pub depth: usize,
+    /// Its summary details ([`Module::info`]).
     pub info: LayerInfo,
     /// Trainable parameters the module itself owns (children not included).
     pub own_params: usize,
@@ -187,7 +197,9 @@ pub struct LayerRecord {
 /// training step evaluates `node` and writes it into the store under `name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateUpdate {
+    /// The buffer's key, e.g. `bn1.running_mean`.
     pub name: String,
+    /// The node computing its new value.
     pub node: NodeId,
 }
 
@@ -195,9 +207,13 @@ pub struct StateUpdate {
 /// each element is `1/keep` with probability `keep`, else 0).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomInput {
+    /// The placeholder's name, `<layer path>/mask` for Dropout.
     pub name: String,
+    /// The placeholder node.
     pub node: NodeId,
+    /// Its symbolic shape; the batch axis is resolved on each run.
     pub shape: Shape,
+    /// The probability of keeping an element (1 − p for Dropout).
     pub keep: f64,
 }
 
@@ -228,6 +244,9 @@ impl<T: Element> fmt::Debug for Ctx<'_, T> {
 }
 
 impl<'g, T: Element> Ctx<'g, T> {
+    /// A context appending to `graph` in `mode`, with nothing recorded yet, no frozen
+    /// layers and no folding for inference ([`Model`](crate::Model) makes these; a custom
+    /// build or a test may too).
     pub fn new(graph: &'g mut Graph<T>, mode: Mode) -> Self {
         Ctx {
             graph,
@@ -247,14 +266,18 @@ impl<'g, T: Element> Ctx<'g, T> {
         self.graph
     }
 
+    /// The graph being built, read-only.
     pub fn graph_ref(&self) -> &Graph<T> {
         self.graph
     }
 
+    /// The mode the current layer builds in: the graph's, except [`Mode::Eval`] inside a
+    /// frozen layer.
     pub fn mode(&self) -> Mode {
         self.mode
     }
 
+    /// Whether the current layer builds in [`Mode::Train`] (see [`Ctx::mode`]).
     pub fn is_train(&self) -> bool {
         self.mode == Mode::Train
     }

@@ -92,12 +92,19 @@ pub fn out_size_arithmetic(
 /// One row of a summary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {
+    /// The layer's path, e.g. `features.0`.
     pub name: String,
+    /// The layer's type, e.g. `Conv2d`.
     pub kind: String,
     /// Symbolic output shape, e.g. `[B, 6, 28, 28]`.
     pub output_shape: Shape,
+    /// How the output size was computed, e.g. `(28 − 5 + 2·2)/1 + 1 = 28` (empty where there
+    /// is nothing to show).
     pub arithmetic: String,
+    /// Trainable parameters the layer itself owns (a block's children are rows of their own).
     pub params: u64,
+    /// How `params` is computed, e.g. `(5·5·1 + 1)·6 = 156` (empty for layers without
+    /// parameters).
     pub params_formula: String,
     /// Multiply-accumulates per sample.
     pub macs: u64,
@@ -108,10 +115,15 @@ pub struct SummaryRow {
 /// A model summary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
+    /// The model's symbolic input shape, e.g. `[B, 1, 28, 28]`.
     pub input_shape: Shape,
+    /// The batch size the memory figures are computed at.
     pub batch: usize,
+    /// One row per layer call, in completion order (containers are not rows).
     pub rows: Vec<SummaryRow>,
+    /// Trainable parameters of the whole model (frozen ones included).
     pub trainable_params: u64,
+    /// Elements of the non-trained buffers (BatchNorm running statistics).
     pub buffer_elements: u64,
     /// Per sample.
     pub total_macs: u64,
@@ -120,6 +132,7 @@ pub struct Summary {
     pub activation_bytes: u64,
     /// Trainable parameters and buffers, in bytes.
     pub param_bytes: u64,
+    /// Bytes per element of the model's element type (4 for `f32`).
     pub element_bytes: usize,
 }
 

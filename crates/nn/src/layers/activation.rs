@@ -14,17 +14,33 @@ use crate::module::{Ctx, Module, default_name};
 /// Which activation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ActivationFn {
+    /// `max(0, x)`.
     Relu,
+    /// `x` for x > 0, `αx` elsewhere, with the given α.
     LeakyRelu(f64),
+    /// `x` for x > 0, `α(eˣ − 1)` elsewhere, with the given α.
     Elu(f64),
+    /// GELU, tanh approximation (see [`gelu`]).
     Gelu,
+    /// `1 / (1 + e⁻ˣ)`.
     Sigmoid,
+    /// `tanh x`.
     Tanh,
-    Softmax { axis: usize },
-    LogSoftmax { axis: usize },
+    /// Softmax along one axis: `exp(xᵢ) / Σⱼ exp(xⱼ)`.
+    Softmax {
+        /// The axis normalised over (1, the classes, in [`Activation::softmax`]).
+        axis: usize,
+    },
+    /// Log-softmax along one axis, `xᵢ − log Σⱼ exp(xⱼ)` (computed directly, not as the log of
+    /// a softmax).
+    LogSoftmax {
+        /// The axis normalised over (1, the classes, in [`Activation::log_softmax`]).
+        axis: usize,
+    },
 }
 
 impl ActivationFn {
+    /// The layer type shown in summaries and errors, e.g. `LeakyReLU`.
     pub fn kind(self) -> &'static str {
         match self {
             ActivationFn::Relu => "ReLU",
@@ -70,16 +86,19 @@ pub fn gelu<T: Element>(g: &mut Graph<T>, x: NodeId) -> Result<NodeId> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activation {
     name: String,
+    /// The function applied.
     pub f: ActivationFn,
 }
 
 impl Activation {
+    /// A layer applying `f`; `name` is its path, or empty to be named by its container.
     pub fn new(name: impl Into<String>, f: ActivationFn) -> Self {
         Activation {
             name: name.into(),
             f,
         }
     }
+    /// `max(0, x)`.
     pub fn relu(name: impl Into<String>) -> Self {
         Self::new(name, ActivationFn::Relu)
     }
@@ -91,12 +110,15 @@ impl Activation {
     pub fn elu(name: impl Into<String>, alpha: f64) -> Self {
         Self::new(name, ActivationFn::Elu(alpha))
     }
+    /// GELU, tanh approximation (see [`gelu`](fn@gelu)).
     pub fn gelu(name: impl Into<String>) -> Self {
         Self::new(name, ActivationFn::Gelu)
     }
+    /// `1 / (1 + e⁻ˣ)`.
     pub fn sigmoid(name: impl Into<String>) -> Self {
         Self::new(name, ActivationFn::Sigmoid)
     }
+    /// `tanh x`.
     pub fn tanh(name: impl Into<String>) -> Self {
         Self::new(name, ActivationFn::Tanh)
     }

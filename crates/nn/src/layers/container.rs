@@ -74,10 +74,12 @@ impl<T: Element> Sequential<T> {
         self
     }
 
+    /// Number of children.
     pub fn len(&self) -> usize {
         self.children.len()
     }
 
+    /// Whether it has no children (it then passes its input through).
     pub fn is_empty(&self) -> bool {
         self.children.is_empty()
     }
@@ -118,10 +120,14 @@ impl<T: Element> Module<T> for Sequential<T> {
 pub struct Concat<T: Element = f32> {
     name: String,
     branches: Vec<Box<dyn Module<T>>>,
+    /// The axis the branch outputs are joined along (default 1, channels).
     pub axis: usize,
 }
 
 impl<T: Element> Concat<T> {
+    /// A concat with no branches yet, joining on axis 1; `name` is its path (may be empty,
+    /// to be named by its container). It needs at least one branch by the time the model is
+    /// built.
     pub fn new(name: impl Into<String>) -> Self {
         Concat {
             name: name.into(),
@@ -133,14 +139,17 @@ impl<T: Element> Concat<T> {
     pub fn child_name(&self, local: &str) -> String {
         join(&self.name, local)
     }
+    /// Builder form of [`Concat::push`].
     pub fn branch(mut self, m: impl Module<T> + 'static) -> Self {
         self.branches.push(Box::new(m));
         self
     }
+    /// Appends a branch; its output follows the earlier branches' along the axis.
     pub fn push(&mut self, m: impl Module<T> + 'static) -> &mut Self {
         self.branches.push(Box::new(m));
         self
     }
+    /// Joins the branch outputs along `axis` instead of 1; it must be an axis of every output.
     pub fn axis(mut self, axis: usize) -> Self {
         self.axis = axis;
         self

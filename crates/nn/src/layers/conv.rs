@@ -49,13 +49,21 @@ pub struct Conv2d {
     in_channels: InferredSize,
     /// Output channels K (the number of filters).
     pub out_channels: usize,
+    /// Kernel size `[kh, kw]`.
     pub kernel: [usize; 2],
+    /// Stride `[sh, sw]` (default 1).
     pub stride: [usize; 2],
+    /// How the input is padded (default [`Padding::Valid`]: not at all).
     pub padding: Padding,
+    /// Dilation `[dh, dw]`: the spacing between kernel taps (default 1, a dense kernel).
     pub dilation: [usize; 2],
+    /// Channel groups (default 1); must divide both channel counts.
     pub groups: usize,
+    /// Whether a learnable bias `[out]` is added (default true).
     pub bias: bool,
+    /// Initialiser of the weight (default [`Init::TorchDefault`]).
     pub weight_init: Init,
+    /// Initialiser of the bias, drawn with the weight's fans (default [`Init::TorchDefault`]).
     pub bias_init: Init,
 }
 
@@ -109,14 +117,17 @@ impl Conv2d {
         self.name = name.into();
         self
     }
+    /// A `kh`×`kw` kernel instead of the square one given at construction.
     pub fn kernel_hw(mut self, kh: usize, kw: usize) -> Self {
         self.kernel = [kh, kw];
         self
     }
+    /// Stride `s` on both axes (default 1).
     pub fn stride(mut self, s: usize) -> Self {
         self.stride = [s, s];
         self
     }
+    /// Stride `sh` down and `sw` across (default 1, 1).
     pub fn stride_hw(mut self, sh: usize, sw: usize) -> Self {
         self.stride = [sh, sw];
         self
@@ -126,22 +137,31 @@ impl Conv2d {
         self.padding = p.into();
         self
     }
+    /// Dilation `d` on both axes (default 1): taps `d` apart, so a kernel of size F spans
+    /// `d·(F − 1) + 1` input positions.
     pub fn dilation(mut self, d: usize) -> Self {
         self.dilation = [d, d];
         self
     }
+    /// Splits the channels into `g` groups convolved separately (default 1); `g` must divide
+    /// both channel counts, and `g` = in = out is a depthwise convolution. The weight becomes
+    /// `[out, in/g, kh, kw]`.
     pub fn groups(mut self, g: usize) -> Self {
         self.groups = g;
         self
     }
+    /// Whether to add a learnable bias (default true; a convolution followed by BatchNorm
+    /// usually has none, since BatchNorm's shift takes its place).
     pub fn bias(mut self, bias: bool) -> Self {
         self.bias = bias;
         self
     }
+    /// Initialiser of the weight (default [`Init::TorchDefault`]).
     pub fn weight_init(mut self, init: Init) -> Self {
         self.weight_init = init;
         self
     }
+    /// Initialiser of the bias, drawn with the weight's fans (default [`Init::TorchDefault`]).
     pub fn bias_init(mut self, init: Init) -> Self {
         self.bias_init = init;
         self

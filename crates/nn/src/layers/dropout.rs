@@ -11,9 +11,12 @@ use convnet_tensor::Element;
 use crate::error::{NnError, Result};
 use crate::module::{Ctx, Module, default_name};
 
+/// Inverted dropout: in training, zeroes each element with probability `p` and scales the
+/// rest by 1/(1 − p); in evaluation, the identity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dropout {
     name: String,
+    /// Drop probability, in [0, 1) (checked when the model is built); 0 adds no mask.
     pub p: f64,
 }
 

@@ -7,12 +7,14 @@ use convnet_tensor::Element;
 use crate::error::{NnError, Result};
 use crate::module::{Ctx, LayerInfo, Module, default_name};
 
+/// `[N, …] → [N, product of the rest]`, for inputs of rank ≥ 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flatten {
     name: String,
 }
 
 impl Flatten {
+    /// A flatten layer; `name` is its path, or empty to be named by its container.
     pub fn new(name: impl Into<String>) -> Self {
         Flatten { name: name.into() }
     }
@@ -65,6 +67,7 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// An identity layer; `name` is its path, or empty to be named by its container.
     pub fn new(name: impl Into<String>) -> Self {
         Identity { name: name.into() }
     }

@@ -17,8 +17,11 @@ pub struct Linear {
     in_features: InferredSize,
     /// Output features (the rows of the weight).
     pub out_features: usize,
+    /// Whether a learnable bias `[out]` is added (default true).
     pub bias: bool,
+    /// Initialiser of the weight (default [`Init::TorchDefault`]).
     pub weight_init: Init,
+    /// Initialiser of the bias, drawn with the weight's fans (default [`Init::TorchDefault`]).
     pub bias_init: Init,
 }
 
@@ -60,14 +63,17 @@ impl Linear {
         self.name = name.into();
         self
     }
+    /// Whether to add a learnable bias (default true).
     pub fn bias(mut self, bias: bool) -> Self {
         self.bias = bias;
         self
     }
+    /// Initialiser of the weight (default [`Init::TorchDefault`]).
     pub fn weight_init(mut self, init: Init) -> Self {
         self.weight_init = init;
         self
     }
+    /// Initialiser of the bias, drawn with the weight's fans (default [`Init::TorchDefault`]).
     pub fn bias_init(mut self, init: Init) -> Self {
         self.bias_init = init;
         self

@@ -13,12 +13,20 @@ use convnet_tensor::Element;
 use crate::error::{NnError, Result};
 use crate::module::{Ctx, Module, default_name, expect_input, fixed_dim};
 
+/// Local response normalisation across the channels of `[N, C, H, W]` inputs:
+/// `b_c = a_c / (k + α·S_c)^β`, `S_c` the mean (or sum) of the squares over a window of
+/// `size` channels around `c`. No parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalResponseNorm {
     name: String,
+    /// The window n, in channels: `n/2` before `c` and `(n − 1)/2` after, zeros beyond the
+    /// edges.
     pub size: usize,
+    /// α, the scale of the window's mean or sum of squares (see `alpha_over_size`).
     pub alpha: f64,
+    /// β, the exponent.
     pub beta: f64,
+    /// k, the constant added before the power.
     pub k: f64,
     /// `true`: α multiplies the window mean (PyTorch/Caffe); `false`: the sum (the paper).
     pub alpha_over_size: bool,
@@ -47,18 +55,25 @@ impl LocalResponseNorm {
             alpha_over_size: false,
         }
     }
+    /// Sets α (default 1e-4; must be finite and ≥ 0).
     pub fn alpha(mut self, a: f64) -> Self {
         self.alpha = a;
         self
     }
+    /// Sets β (default 0.75; must be finite).
     pub fn beta(mut self, b: f64) -> Self {
         self.beta = b;
         self
     }
+    /// Sets k (default 1 from [`LocalResponseNorm::new`], 2 from
+    /// [`LocalResponseNorm::alexnet`]; must be positive).
     pub fn k(mut self, k: f64) -> Self {
         self.k = k;
         self
     }
+    /// Whether α multiplies the window mean (true, PyTorch's and Caffe's convention, the
+    /// default from [`LocalResponseNorm::new`]) or the sum (false, the paper's, the default
+    /// from [`LocalResponseNorm::alexnet`]).
     pub fn alpha_over_size(mut self, on: bool) -> Self {
         self.alpha_over_size = on;
         self

@@ -11,17 +11,27 @@ use crate::init::Init;
 use crate::module::{Ctx, LayerInfo, Module, ParamSpec, default_name, expect_input};
 use crate::summary::fmt_count;
 
+/// A maxout layer on `[N, in]` inputs: `out` units, each the maximum of `pieces` affine maps
+/// of the input, giving `[N, out]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Maxout {
     name: String,
+    /// Input features (given at construction; not inferred from the graph).
     pub in_features: usize,
+    /// Output units.
     pub out_features: usize,
+    /// Affine pieces per unit, k.
     pub pieces: usize,
+    /// Initialiser of the weight `[out·k, in]` (default [`Init::TorchDefault`]).
     pub weight_init: Init,
+    /// Initialiser of the bias `[out·k]`, drawn with the weight's fans (default
+    /// [`Init::TorchDefault`]).
     pub bias_init: Init,
 }
 
 impl Maxout {
+    /// `in → out` units of `pieces` pieces each, with PyTorch's default initialisation;
+    /// `name` is its path, or empty to be named by its container.
     pub fn new(
         name: impl Into<String>,
         in_features: usize,
@@ -37,10 +47,12 @@ impl Maxout {
             bias_init: Init::TorchDefault,
         }
     }
+    /// Initialiser of the weight (default [`Init::TorchDefault`]).
     pub fn weight_init(mut self, init: Init) -> Self {
         self.weight_init = init;
         self
     }
+    /// Initialiser of the bias, drawn with the weight's fans (default [`Init::TorchDefault`]).
     pub fn bias_init(mut self, init: Init) -> Self {
         self.bias_init = init;
         self

@@ -25,8 +25,12 @@ use crate::summary::fmt_count;
 pub struct BatchNorm {
     name: String,
     channels: InferredSize,
+    /// ε, added to the variance before the square root (default 1e-5).
     pub eps: f64,
+    /// Weight m of the batch statistic in the running averages (default 0.1).
     pub momentum: f64,
+    /// Whether the layer has a learnable scale γ (`weight`) and shift β (`bias`) (default
+    /// true).
     pub affine: bool,
     two_d: bool,
 }
@@ -74,6 +78,8 @@ impl BatchNorm {
         self.name = name.into();
         self
     }
+    /// Sets ε, added to the variance before the square root (default 1e-5; must be
+    /// positive).
     pub fn eps(mut self, eps: f64) -> Self {
         self.eps = eps;
         self

@@ -134,22 +134,29 @@ macro_rules! pool_layer {
             pub fn new(name: impl Into<String>, kernel: usize) -> Self {
                 $ty(Pool2d::make(name.into(), PoolKind::$kind, kernel))
             }
+            /// A `kh`×`kw` window instead of the square one given at construction; the
+            /// stride is left as it was (set it with `stride_hw`).
             pub fn kernel_hw(mut self, kh: usize, kw: usize) -> Self {
                 self.0.kernel = [kh, kw];
                 self
             }
+            /// Stride `s` on both axes (default: the window size given at construction).
             pub fn stride(mut self, s: usize) -> Self {
                 self.0.stride = [s, s];
                 self
             }
+            /// Stride `sh` down and `sw` across.
             pub fn stride_hw(mut self, sh: usize, sw: usize) -> Self {
                 self.0.stride = [sh, sw];
                 self
             }
+            /// Padding `p` on every side (default 0; at most half the window).
             pub fn padding(mut self, p: usize) -> Self {
                 self.0.padding = [p, p];
                 self
             }
+            /// Padding `ph` at the top and bottom, `pw` at the left and right (default 0;
+            /// at most half the window on that axis).
             pub fn padding_hw(mut self, ph: usize, pw: usize) -> Self {
                 self.0.padding = [ph, pw];
                 self
@@ -160,9 +167,11 @@ macro_rules! pool_layer {
                 self.0.ceil_mode = on;
                 self
             }
+            /// The window `[kh, kw]`.
             pub fn kernel(&self) -> [usize; 2] {
                 self.0.kernel
             }
+            /// The stride `[sh, sw]` (`stride` is the builder method).
             pub fn stride_of(&self) -> [usize; 2] {
                 self.0.stride
             }
@@ -215,10 +224,13 @@ impl AvgPool2d {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalAvgPool2d {
     name: String,
+    /// Whether H and W stay as size-1 axes, `[N, C, 1, 1]` (default false: `[N, C]`).
     pub keep_dims: bool,
 }
 
 impl GlobalAvgPool2d {
+    /// Global average pooling to `[N, C]`; `name` is its path, or empty to be named by its
+    /// container.
     pub fn new(name: impl Into<String>) -> Self {
         GlobalAvgPool2d {
             name: name.into(),

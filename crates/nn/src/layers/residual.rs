@@ -19,6 +19,7 @@ pub struct Residual<T: Element = f32> {
     name: String,
     body: Vec<Box<dyn Module<T>>>,
     shortcut: Option<Box<dyn Module<T>>>,
+    /// Whether a ReLU follows the addition (default true).
     pub final_relu: bool,
 }
 
