@@ -29,9 +29,16 @@ const NAME: &str = "Adadelta";
 /// Adadelta's hyper-parameters (defaults: lr 1, ρ 0.9, ε 1e-6, as in PyTorch).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdadeltaConfig {
+    /// Learning rate η scaling the applied step (1 is Algorithm 1 unscaled); must be finite
+    /// and ≥ 0.
     pub lr: f64,
+    /// Decay rate ρ of the running averages `E[g²]` and `E[Δθ²]` (default 0.9); must lie
+    /// in [0, 1].
     pub rho: f64,
+    /// ε added inside both square roots (default 1e-6); must be finite and ≥ 0.
     pub eps: f64,
+    /// L2 weight-decay coefficient λ, added to the gradient as λθ (default 0); must be finite
+    /// and ≥ 0.
     pub weight_decay: f64,
 }
 
@@ -42,6 +49,7 @@ impl Default for AdadeltaConfig {
 }
 
 impl AdadeltaConfig {
+    /// Adadelta with learning rate `lr` and the other settings at their defaults.
     pub fn new(lr: f64) -> Self {
         AdadeltaConfig {
             lr,
@@ -50,19 +58,23 @@ impl AdadeltaConfig {
             weight_decay: 0.0,
         }
     }
+    /// Sets the decay rate ρ (default 0.9; must lie in [0, 1]).
     pub fn rho(mut self, rho: f64) -> Self {
         self.rho = rho;
         self
     }
+    /// Sets ε, added inside both square roots (default 1e-6; must be finite and ≥ 0).
     pub fn eps(mut self, eps: f64) -> Self {
         self.eps = eps;
         self
     }
+    /// Sets the L2 weight-decay coefficient λ (default 0; must be finite and ≥ 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
     }
 
+    /// Checks every hyper-parameter, naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         non_negative(NAME, "lr", self.lr)?;
         unit_closed(NAME, "rho", self.rho)?;
@@ -70,6 +82,7 @@ impl AdadeltaConfig {
         non_negative(NAME, "weight_decay", self.weight_decay)
     }
 
+    /// Validates the settings and builds the optimizer, as [`Adadelta::new`] does.
     pub fn build<T: Element>(self) -> Result<Adadelta<T>> {
         Adadelta::new(self)
     }
@@ -85,6 +98,8 @@ pub struct Adadelta<T: Element = f32> {
 }
 
 impl<T: Element> Adadelta<T> {
+    /// An optimizer with `config` and no state yet, or the first invalid hyper-parameter
+    /// ([`AdadeltaConfig::validate`]).
     pub fn new(config: AdadeltaConfig) -> Result<Self> {
         config.validate()?;
         Ok(Adadelta {
@@ -94,6 +109,7 @@ impl<T: Element> Adadelta<T> {
         })
     }
 
+    /// The current hyper-parameters, including the learning rate a schedule last set.
     pub fn config(&self) -> &AdadeltaConfig {
         &self.config
     }

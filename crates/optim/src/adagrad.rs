@@ -29,10 +29,17 @@ const NAME: &str = "Adagrad";
 /// Adagrad's hyper-parameters (defaults: lr 0.01, ε 1e-10, as in PyTorch).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdagradConfig {
+    /// Learning rate η; must be finite and ≥ 0.
     pub lr: f64,
+    /// Learning-rate decay: a parameter's t-th update uses η / (1 + (t − 1) · lr_decay)
+    /// (default 0); must be finite and ≥ 0.
     pub lr_decay: f64,
+    /// L2 weight-decay coefficient λ, added to the gradient as λθ (default 0); must be finite
+    /// and ≥ 0.
     pub weight_decay: f64,
+    /// The value the squared-gradient sum s starts at (default 0); must be finite and ≥ 0.
     pub initial_accumulator_value: f64,
+    /// ε added to √s in the denominator (default 1e-10); must be finite and ≥ 0.
     pub eps: f64,
 }
 
@@ -43,6 +50,7 @@ impl Default for AdagradConfig {
 }
 
 impl AdagradConfig {
+    /// Adagrad with learning rate `lr` and the other settings at their defaults.
     pub fn new(lr: f64) -> Self {
         AdagradConfig {
             lr,
@@ -52,23 +60,29 @@ impl AdagradConfig {
             eps: 1e-10,
         }
     }
+    /// Sets the learning-rate decay, η_t = η / (1 + (t − 1) · lr_decay) (default 0; must be
+    /// finite and ≥ 0).
     pub fn lr_decay(mut self, lr_decay: f64) -> Self {
         self.lr_decay = lr_decay;
         self
     }
+    /// Sets the L2 weight-decay coefficient λ (default 0; must be finite and ≥ 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
     }
+    /// Sets the value the squared-gradient sum s starts at (default 0; must be finite and ≥ 0).
     pub fn initial_accumulator_value(mut self, value: f64) -> Self {
         self.initial_accumulator_value = value;
         self
     }
+    /// Sets ε, added to √s in the denominator (default 1e-10; must be finite and ≥ 0).
     pub fn eps(mut self, eps: f64) -> Self {
         self.eps = eps;
         self
     }
 
+    /// Checks every hyper-parameter, naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         non_negative(NAME, "lr", self.lr)?;
         non_negative(NAME, "lr_decay", self.lr_decay)?;
@@ -81,6 +95,7 @@ impl AdagradConfig {
         non_negative(NAME, "eps", self.eps)
     }
 
+    /// Validates the settings and builds the optimizer, as [`Adagrad::new`] does.
     pub fn build<T: Element>(self) -> Result<Adagrad<T>> {
         Adagrad::new(self)
     }
@@ -96,6 +111,8 @@ pub struct Adagrad<T: Element = f32> {
 }
 
 impl<T: Element> Adagrad<T> {
+    /// An optimizer with `config` and no state yet, or the first invalid hyper-parameter
+    /// ([`AdagradConfig::validate`]).
     pub fn new(config: AdagradConfig) -> Result<Self> {
         config.validate()?;
         Ok(Adagrad {
@@ -105,6 +122,7 @@ impl<T: Element> Adagrad<T> {
         })
     }
 
+    /// The current hyper-parameters, including the learning rate a schedule last set.
     pub fn config(&self) -> &AdagradConfig {
         &self.config
     }

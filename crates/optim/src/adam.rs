@@ -37,11 +37,18 @@ use crate::optimizer::{
 /// ε 1e-8, no weight decay); `AdamConfig::adamw(lr)` is AdamW (weight decay 0.01).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamConfig {
+    /// Learning rate α (also the η of AdamW's decay θ ← θ − ηλθ); must be finite and ≥ 0.
     pub lr: f64,
+    /// Decay rate β₁ of the first-moment estimate m (default 0.9); must lie in [0, 1).
     pub beta1: f64,
+    /// Decay rate β₂ of the second-moment estimate v (default 0.999); must lie in [0, 1).
     pub beta2: f64,
+    /// ε added to √v̂ in the denominator (default 1e-8); must be finite and ≥ 0.
     pub eps: f64,
+    /// Weight-decay coefficient λ: coupled L2 (g ← g + λθ) for Adam, decoupled
+    /// (θ ← θ − ηλθ) for AdamW (default 0 for Adam, 0.01 for AdamW); must be finite and ≥ 0.
     pub weight_decay: f64,
+    /// AMSGrad: normalise by the running maximum of v instead of v (default false).
     pub amsgrad: bool,
     /// AdamW: decay θ directly instead of adding λθ to the gradient.
     pub decoupled_weight_decay: bool,
@@ -74,19 +81,24 @@ impl AdamConfig {
             ..AdamConfig::new(lr)
         }
     }
+    /// Sets the moment decay rates β₁ and β₂ (defaults 0.9 and 0.999; each must lie in [0, 1)).
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
         self.beta1 = beta1;
         self.beta2 = beta2;
         self
     }
+    /// Sets ε, added to √v̂ in the denominator (default 1e-8; must be finite and ≥ 0).
     pub fn eps(mut self, eps: f64) -> Self {
         self.eps = eps;
         self
     }
+    /// Sets the weight-decay coefficient λ, coupled for Adam and decoupled for AdamW (must be
+    /// finite and ≥ 0); it does not switch between the two.
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
     }
+    /// Turns AMSGrad on or off (default off).
     pub fn amsgrad(mut self, amsgrad: bool) -> Self {
         self.amsgrad = amsgrad;
         self
@@ -100,6 +112,7 @@ impl AdamConfig {
         }
     }
 
+    /// Checks every hyper-parameter, naming the first bad one (and `Adam` or `AdamW`).
     pub fn validate(&self) -> Result<()> {
         let name = self.name();
         non_negative(name, "lr", self.lr)?;
@@ -109,6 +122,7 @@ impl AdamConfig {
         non_negative(name, "weight_decay", self.weight_decay)
     }
 
+    /// Validates the settings and builds the optimizer, as [`Adam::new`] does.
     pub fn build<T: Element>(self) -> Result<Adam<T>> {
         Adam::new(self)
     }
@@ -124,6 +138,8 @@ pub struct Adam<T: Element = f32> {
 }
 
 impl<T: Element> Adam<T> {
+    /// An optimizer with `config` and no state yet, or the first invalid hyper-parameter
+    /// ([`AdamConfig::validate`]).
     pub fn new(config: AdamConfig) -> Result<Self> {
         config.validate()?;
         let slots = SlotStore::new(["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]);
@@ -134,6 +150,7 @@ impl<T: Element> Adam<T> {
         })
     }
 
+    /// The current hyper-parameters, including the learning rate a schedule last set.
     pub fn config(&self) -> &AdamConfig {
         &self.config
     }

@@ -1,37 +1,5 @@
-//! Parameter groups: one optimizer kind, a learning rate per group of parameters.
-//!
-//! Fine-tuning wants the pretrained backbone to move slowly and the new head quickly
-//! (`features` at 0.1× the head's rate), and some recipes give biases or norms their own rate.
-//! A group is a parameter-path prefix with a learning-rate *scale*: its parameters are updated
-//! at `scale × lr`, where `lr` is the one rate a schedule sets, so a schedule moves every group
-//! together and keeps their ratios — what PyTorch's schedulers do to `param_groups`.
-//!
-//! Each group (and the rest) has an optimizer of its own, built from one configuration at its
-//! scaled rate, so every per-parameter slot (momentum, Adam's moments) is the one that
-//! optimizer would keep anyway; a parameter belongs to the group with the longest prefix it
-//! lies under ([`path_under`]), so `features` at 0.1 and `features.12` at 1 both work.
-//!
-//! ```
-//! use convnet_autograd::ParamStore;
-//! use convnet_optim::{Gradients, Optimizer, ParamGroups, SgdConfig};
-//! use convnet_tensor::Tensor;
-//!
-//! let mut params = ParamStore::<f64>::new();
-//! params.insert("features.0.weight", Tensor::from_vec(vec![1.0], &[1]).unwrap()).unwrap();
-//! params.insert("classifier.weight", Tensor::from_vec(vec![1.0], &[1]).unwrap()).unwrap();
-//! let mut opt = ParamGroups::builder(SgdConfig::new(0.5))
-//!     .group("features", 0.1)
-//!     .build::<f64>()
-//!     .unwrap();
-//! let one = || Tensor::from_vec(vec![1.0], &[1]).unwrap();
-//! let grads = Gradients::from([
-//!     ("features.0.weight".to_string(), one()),
-//!     ("classifier.weight".to_string(), one()),
-//! ]);
-//! opt.step(&mut params, &grads).unwrap();
-//! assert_eq!(params.get("features.0.weight").unwrap().to_vec(), [1.0 - 0.05]);
-//! assert_eq!(params.get("classifier.weight").unwrap().to_vec(), [1.0 - 0.5]);
-//! ```
+//! Parameter groups: one optimizer kind, a learning rate per group of parameters
+//! ([`ParamGroups`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -150,8 +118,40 @@ struct Group<T: Element> {
     optimizer: Box<dyn Optimizer<T>>,
 }
 
-/// One optimizer kind with a learning-rate scale per parameter group (see the
-/// [module docs](self)).
+/// One optimizer kind with a learning-rate scale per parameter group.
+///
+/// Fine-tuning wants the pretrained backbone to move slowly and the new head quickly
+/// (`features` at 0.1× the head's rate), and some recipes give biases or norms their own rate.
+/// A group is a parameter-path prefix with a learning-rate *scale*: its parameters are updated
+/// at `scale × lr`, where `lr` is the one rate a schedule sets, so a schedule moves every group
+/// together and keeps their ratios — what PyTorch's schedulers do to `param_groups`.
+///
+/// Each group (and the rest) has an optimizer of its own, built from one configuration at its
+/// scaled rate, so every per-parameter slot (momentum, Adam's moments) is the one that
+/// optimizer would keep anyway; a parameter belongs to the group with the longest prefix it
+/// lies under ([`path_under`]), so `features` at 0.1 and `features.12` at 1 both work.
+///
+/// ```
+/// use convnet_autograd::ParamStore;
+/// use convnet_optim::{Gradients, Optimizer, ParamGroups, SgdConfig};
+/// use convnet_tensor::Tensor;
+///
+/// let mut params = ParamStore::<f64>::new();
+/// params.insert("features.0.weight", Tensor::from_vec(vec![1.0], &[1]).unwrap()).unwrap();
+/// params.insert("classifier.weight", Tensor::from_vec(vec![1.0], &[1]).unwrap()).unwrap();
+/// let mut opt = ParamGroups::builder(SgdConfig::new(0.5))
+///     .group("features", 0.1)
+///     .build::<f64>()
+///     .unwrap();
+/// let one = || Tensor::from_vec(vec![1.0], &[1]).unwrap();
+/// let grads = Gradients::from([
+///     ("features.0.weight".to_string(), one()),
+///     ("classifier.weight".to_string(), one()),
+/// ]);
+/// opt.step(&mut params, &grads).unwrap();
+/// assert_eq!(params.get("features.0.weight").unwrap().to_vec(), [1.0 - 0.05]);
+/// assert_eq!(params.get("classifier.weight").unwrap().to_vec(), [1.0 - 0.5]);
+/// ```
 #[derive(Debug)]
 pub struct ParamGroups<T: Element = f32> {
     base_lr: f64,

@@ -31,6 +31,8 @@
 //! assert!(params.get("w").unwrap().to_vec().iter().all(|v| v.abs() < 0.05));
 //! ```
 
+#![warn(missing_docs)]
+
 mod adadelta;
 mod adagrad;
 mod adam;

@@ -49,6 +49,8 @@ pub struct OptimizerState<T: Element = f32> {
 pub trait Optimizer<T: Element>: std::fmt::Debug + Send {
     /// Applies one update to every trainable parameter that has a gradient.
     fn step(&mut self, params: &mut ParamStore<T>, grads: &Gradients<T>) -> Result<()>;
+    /// The learning rate the next step uses (for [`ParamGroups`](crate::ParamGroups), the
+    /// base rate before the groups' scales).
     fn learning_rate(&self) -> f64;
     /// Sets the learning rate used by the next steps (a schedule calls this); an invalid value
     /// (negative, NaN) makes the next `step` fail with a message naming it.

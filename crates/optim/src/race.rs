@@ -28,6 +28,7 @@ pub enum Surface {
 }
 
 impl Surface {
+    /// The surface's lower-case name: `"saddle"`, `"rosenbrock"` or `"beale"`.
     pub fn name(self) -> &'static str {
         match self {
             Surface::Saddle => "saddle",
@@ -36,6 +37,7 @@ impl Surface {
         }
     }
 
+    /// The function's value f(x, y).
     pub fn value(self, x: f64, y: f64) -> f64 {
         match self {
             Surface::Saddle => x * x - y * y,
@@ -114,11 +116,14 @@ fn beale_terms(x: f64, y: f64) -> (f64, f64, f64) {
 /// One optimizer entered in a race, under a display label.
 #[derive(Debug)]
 pub struct Contender {
+    /// The name the results and pictures show (`"Nesterov"`).
     pub label: String,
+    /// The optimizer, which sees the point (x, y) as one parameter of shape `[2]`.
     pub optimizer: Box<dyn Optimizer<f64>>,
 }
 
 impl Contender {
+    /// Enters `optimizer` under `label`.
     pub fn new(label: impl Into<String>, optimizer: impl Optimizer<f64> + 'static) -> Self {
         Contender {
             label: label.into(),
@@ -130,6 +135,7 @@ impl Contender {
 /// The path one optimizer took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trajectory {
+    /// The label of the contender that took it.
     pub label: String,
     /// The start followed by the point after each step.
     pub points: Vec<[f64; 2]>,
@@ -139,6 +145,7 @@ pub struct Trajectory {
 }
 
 impl Trajectory {
+    /// The last point reached (NaN coordinates if `points` is empty).
     pub fn last(&self) -> [f64; 2] {
         self.points.last().copied().unwrap_or([f64::NAN; 2])
     }
@@ -148,10 +155,15 @@ impl Trajectory {
 /// RMSProp, Adadelta, and the Adam family.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rates {
+    /// The rate of SGD, Momentum and Nesterov.
     pub sgd: f64,
+    /// Adagrad's rate.
     pub adagrad: f64,
+    /// RMSProp's rate.
     pub rmsprop: f64,
+    /// Adadelta's η (1 is the paper's unscaled step).
     pub adadelta: f64,
+    /// The rate of Adam and AMSGrad.
     pub adam: f64,
 }
 

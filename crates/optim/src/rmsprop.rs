@@ -30,11 +30,22 @@ const NAME: &str = "RMSProp";
 /// RMSProp's hyper-parameters (defaults: lr 0.01, α 0.99, ε 1e-8, as in PyTorch).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RmsPropConfig {
+    /// Learning rate η; must be finite and ≥ 0.
     pub lr: f64,
+    /// Smoothing constant α of the running average v of g² (default 0.99); must lie in
+    /// [0, 1].
     pub alpha: f64,
+    /// ε added to the root mean square in the denominator d (default 1e-8); must be finite and
+    /// ≥ 0.
     pub eps: f64,
+    /// Momentum factor μ applied to the normalised step (default 0: no momentum buffer); must
+    /// be finite and ≥ 0.
     pub momentum: f64,
+    /// Centred RMSProp: normalise by √(v − ḡ²), the running variance, instead of √v (default
+    /// false).
     pub centered: bool,
+    /// L2 weight-decay coefficient λ, added to the gradient as λθ (default 0); must be finite
+    /// and ≥ 0.
     pub weight_decay: f64,
 }
 
@@ -45,6 +56,7 @@ impl Default for RmsPropConfig {
 }
 
 impl RmsPropConfig {
+    /// RMSProp with learning rate `lr` and the other settings at their defaults.
     pub fn new(lr: f64) -> Self {
         RmsPropConfig {
             lr,
@@ -55,27 +67,34 @@ impl RmsPropConfig {
             weight_decay: 0.0,
         }
     }
+    /// Sets the smoothing constant α (default 0.99; must lie in [0, 1]).
     pub fn alpha(mut self, alpha: f64) -> Self {
         self.alpha = alpha;
         self
     }
+    /// Sets ε, added to the root mean square in the denominator (default 1e-8; must be finite
+    /// and ≥ 0).
     pub fn eps(mut self, eps: f64) -> Self {
         self.eps = eps;
         self
     }
+    /// Sets the momentum factor μ (default 0, no momentum; must be finite and ≥ 0).
     pub fn momentum(mut self, momentum: f64) -> Self {
         self.momentum = momentum;
         self
     }
+    /// Turns the centred variant on or off (default off).
     pub fn centered(mut self, centered: bool) -> Self {
         self.centered = centered;
         self
     }
+    /// Sets the L2 weight-decay coefficient λ (default 0; must be finite and ≥ 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
     }
 
+    /// Checks every hyper-parameter, naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         non_negative(NAME, "lr", self.lr)?;
         unit_closed(NAME, "alpha", self.alpha)?;
@@ -84,6 +103,7 @@ impl RmsPropConfig {
         non_negative(NAME, "weight_decay", self.weight_decay)
     }
 
+    /// Validates the settings and builds the optimizer, as [`RmsProp::new`] does.
     pub fn build<T: Element>(self) -> Result<RmsProp<T>> {
         RmsProp::new(self)
     }
@@ -99,6 +119,8 @@ pub struct RmsProp<T: Element = f32> {
 }
 
 impl<T: Element> RmsProp<T> {
+    /// An optimizer with `config` and no state yet, or the first invalid hyper-parameter
+    /// ([`RmsPropConfig::validate`]).
     pub fn new(config: RmsPropConfig) -> Result<Self> {
         config.validate()?;
         let slots = SlotStore::new(["square_avg", "grad_avg", "momentum_buffer"]);
@@ -109,6 +131,7 @@ impl<T: Element> RmsProp<T> {
         })
     }
 
+    /// The current hyper-parameters, including the learning rate a schedule last set.
     pub fn config(&self) -> &RmsPropConfig {
         &self.config
     }

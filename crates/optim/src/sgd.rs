@@ -36,10 +36,18 @@ const NAME: &str = "SGD";
 /// SGD's hyper-parameters; a builder (`SgdConfig::new(0.1).momentum(0.9).build()`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SgdConfig {
+    /// Learning rate η; must be finite and ≥ 0.
     pub lr: f64,
+    /// Momentum factor μ (default 0: no momentum buffer, plain SGD); must be finite and ≥ 0.
     pub momentum: f64,
+    /// Dampening τ: after the first step the buffer adds (1 − τ) g (default 0); must lie in
+    /// [0, 1], and be 0 with Nesterov.
     pub dampening: f64,
+    /// Nesterov momentum: step along g + μ b instead of b (default false); needs momentum > 0
+    /// and dampening 0.
     pub nesterov: bool,
+    /// L2 weight-decay coefficient λ, added to the gradient as λθ (default 0); must be finite
+    /// and ≥ 0.
     pub weight_decay: f64,
 }
 
@@ -54,18 +62,22 @@ impl SgdConfig {
             weight_decay: 0.0,
         }
     }
+    /// Sets the momentum factor μ (default 0, plain SGD; must be finite and ≥ 0).
     pub fn momentum(mut self, momentum: f64) -> Self {
         self.momentum = momentum;
         self
     }
+    /// Sets the dampening τ (default 0; must lie in [0, 1], and be 0 with Nesterov).
     pub fn dampening(mut self, dampening: f64) -> Self {
         self.dampening = dampening;
         self
     }
+    /// Turns Nesterov momentum on or off (default off; on needs momentum > 0 and dampening 0).
     pub fn nesterov(mut self, nesterov: bool) -> Self {
         self.nesterov = nesterov;
         self
     }
+    /// Sets the L2 weight-decay coefficient λ (default 0; must be finite and ≥ 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = weight_decay;
         self
@@ -95,6 +107,7 @@ impl SgdConfig {
         Ok(())
     }
 
+    /// Validates the settings and builds the optimizer, as [`Sgd::new`] does.
     pub fn build<T: Element>(self) -> Result<Sgd<T>> {
         Sgd::new(self)
     }
@@ -110,6 +123,8 @@ pub struct Sgd<T: Element = f32> {
 }
 
 impl<T: Element> Sgd<T> {
+    /// An optimizer with `config` and no state yet, or the first invalid hyper-parameter
+    /// ([`SgdConfig::validate`]).
     pub fn new(config: SgdConfig) -> Result<Self> {
         config.validate()?;
         Ok(Sgd {
@@ -119,6 +134,7 @@ impl<T: Element> Sgd<T> {
         })
     }
 
+    /// The current hyper-parameters, including the learning rate a schedule last set.
     pub fn config(&self) -> &SgdConfig {
         &self.config
     }

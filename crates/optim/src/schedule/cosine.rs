@@ -24,6 +24,8 @@ pub struct CosineAnnealing {
 }
 
 impl CosineAnnealing {
+    /// Anneals from `base_lr` (η_max) to `eta_min` (η_min) over `t_max` steps (T_max); both
+    /// rates must be finite and ≥ 0, and `t_max` at least 1.
     pub fn new(base_lr: f64, t_max: u64, eta_min: f64) -> Result<Self> {
         rate("CosineAnnealing", "base_lr", base_lr)?;
         positive("CosineAnnealing", "t_max", t_max)?;
@@ -57,6 +59,9 @@ pub struct CosineWarmRestarts {
 }
 
 impl CosineWarmRestarts {
+    /// Anneals from `base_lr` (η_max) to `eta_min` (η_min) in periods of `t_0` (T_0) steps,
+    /// multiplied by `t_mult` (T_mult) after each restart; both rates must be finite and ≥ 0,
+    /// and `t_0` and `t_mult` at least 1.
     pub fn new(base_lr: f64, t_0: u64, t_mult: u64, eta_min: f64) -> Result<Self> {
         const NAME: &str = "CosineWarmRestarts";
         rate(NAME, "base_lr", base_lr)?;

@@ -22,6 +22,7 @@ pub struct Constant {
 }
 
 impl Constant {
+    /// Always `lr`, which must be finite and ≥ 0.
     pub fn new(lr: f64) -> Result<Self> {
         rate("Constant", "lr", lr)?;
         Ok(Constant { lr })
@@ -46,6 +47,8 @@ pub struct StepDecay {
 }
 
 impl StepDecay {
+    /// Starts at `base_lr` (η₀, finite and ≥ 0) and multiplies it by `gamma_` (γ, in (0, 1])
+    /// every `step_size` steps (at least 1).
     pub fn new(base_lr: f64, step_size: u64, gamma_: f64) -> Result<Self> {
         rate("StepDecay", "base_lr", base_lr)?;
         positive("StepDecay", "step_size", step_size)?;
@@ -112,6 +115,8 @@ pub struct Exponential {
 }
 
 impl Exponential {
+    /// Starts at `base_lr` (η₀, finite and ≥ 0) and multiplies it by `gamma_` (γ, in (0, 1])
+    /// every step.
     pub fn new(base_lr: f64, gamma_: f64) -> Result<Self> {
         rate("Exponential", "base_lr", base_lr)?;
         gamma("Exponential", gamma_)?;

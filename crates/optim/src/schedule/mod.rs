@@ -35,6 +35,7 @@ use crate::error::{OptimError, Result};
 pub trait Schedule: Debug + Send + Sync {
     /// The learning rate after `step` scheduler steps; `lr(0)` is the initial rate.
     fn lr(&self, step: u64) -> f64;
+    /// The schedule's name (its type's, e.g. `"CosineAnnealing"`), used in error messages.
     fn name(&self) -> &'static str;
 }
 
@@ -57,6 +58,9 @@ pub trait Scheduler: Debug + Send {
     fn step(&mut self, metric: Option<f64>) -> Result<f64>;
     /// Everything needed to resume exactly.
     fn state(&self) -> BTreeMap<String, f64>;
+    /// Restores a state taken by [`Scheduler::state`] into a scheduler configured the same
+    /// way (the configuration itself is not part of the state); a missing or malformed entry
+    /// is an error that leaves the scheduler unchanged.
     fn load_state(&mut self, state: &BTreeMap<String, f64>) -> Result<()>;
 }
 
@@ -68,9 +72,11 @@ pub struct Scheduled<S: Schedule> {
 }
 
 impl<S: Schedule> Scheduled<S> {
+    /// Drives `schedule` from step 0.
     pub fn new(schedule: S) -> Self {
         Scheduled { schedule, step: 0 }
     }
+    /// The wrapped schedule.
     pub fn schedule(&self) -> &S {
         &self.schedule
     }

@@ -20,14 +20,20 @@ const NAME: &str = "ReduceOnPlateau";
 /// Whether lower (loss) or higher (accuracy) metrics are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlateauMode {
+    /// Lower is better (a loss).
     Min,
+    /// Higher is better (an accuracy).
     Max,
 }
 
 /// How `threshold` is compared with the best metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThresholdMode {
+    /// Relative: an improvement must beat best·(1 − threshold) in [`PlateauMode::Min`], or
+    /// best·(1 + threshold) in [`PlateauMode::Max`].
     Rel,
+    /// Absolute: an improvement must beat best − threshold in [`PlateauMode::Min`], or
+    /// best + threshold in [`PlateauMode::Max`].
     Abs,
 }
 
@@ -129,6 +135,7 @@ impl ReduceOnPlateau {
     pub fn num_bad_epochs(&self) -> u64 {
         self.num_bad_epochs
     }
+    /// Whether a reduction's cooldown is still running, so bad epochs are not counted.
     pub fn in_cooldown(&self) -> bool {
         self.cooldown_counter > 0
     }

@@ -20,6 +20,8 @@ pub struct LinearWarmup {
 }
 
 impl LinearWarmup {
+    /// Ramps over `warmup_steps` steps (k, at least 1) from `start_factor` (s, in [0, 1]) times
+    /// `base_lr` (η₀, finite and ≥ 0) up to `base_lr`.
     pub fn new(base_lr: f64, warmup_steps: u64, start_factor: f64) -> Result<Self> {
         const NAME: &str = "LinearWarmup";
         rate(NAME, "base_lr", base_lr)?;
@@ -50,7 +52,7 @@ impl Schedule for LinearWarmup {
 }
 
 /// Schedule `i` runs from `milestones[i - 1]` (0 for the first) with its count restarted:
-/// lr(t) = schedules[i].lr(t − milestones[i − 1]).
+/// `lr(t) = schedules[i].lr(t − milestones[i − 1])`.
 #[derive(Debug)]
 pub struct Sequential {
     schedules: Vec<Box<dyn Schedule>>,
