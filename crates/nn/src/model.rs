@@ -89,18 +89,24 @@ impl<T: Element> ModelBuilder<T> {
     }
 }
 
-/// Every module below `m` has a name once default names are assigned; one that has none sits
-/// in a custom container that does not name its children.
+/// Every layer below `m` has a name once default names are assigned: its parameter keys and
+/// its summary row need one. An unnamed container that is no row and owns no parameters is a
+/// pure grouping (its children carry full paths, as in the zoo's GoogLeNet) and may stay
+/// unnamed. A nameless layer sits in a custom container that does not name its children.
 fn check_named<T: Element>(m: &dyn Module<T>, parent: &str) -> Result<()> {
     for c in m.children() {
-        if c.name().is_empty() {
+        if c.name().is_empty() && (c.summary_row() || !c.own_params().is_empty()) {
             return Err(NnError::Usage(format!(
                 "a {} inside {parent} has no name; give it one, or put it in a container that \
                  names its children by position (Sequential, Concat, Residual)",
                 c.kind()
             )));
         }
-        check_named(c, &format!("`{}`", c.name()))?;
+        let here = match c.name() {
+            "" => parent.to_string(),
+            name => format!("`{name}`"),
+        };
+        check_named(c, &here)?;
     }
     Ok(())
 }
@@ -120,14 +126,7 @@ pub struct Model<T: Element = f32> {
 /// The kernels of a convolution's forward, input-gradient and weight-gradient passes.
 pub type PassKernels = [Option<ConvKernel>; 3];
 
-/// Whether the layer or parameter path `path` is `prefix` or lies below it (`layer1` covers
-/// `layer1.0.conv1.weight`, not `layer10`).
-pub fn path_under(path: &str, prefix: &str) -> bool {
-    path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('.'))
-}
+pub use convnet_autograd::path_under;
 
 /// A graph built from a model in one mode, with everything needed to run or inspect it.
 #[derive(Debug, Clone)]
