@@ -2,6 +2,15 @@
 //! charts, and the one-parameter regression the cost-function and learning-rate examples
 //! both use. Each example's `run` prints what its slide shows and returns the figures its
 //! test asserts.
+//!
+//! ```
+//! use convnet_examples::line_fit::{LineFit, best_slope};
+//!
+//! // Gradient descent with the gradient from autograd reaches the closed-form slope.
+//! let fit = LineFit::new().unwrap();
+//! let path = fit.descend(0.0, 0.01, 40).unwrap();
+//! assert!((path.last().unwrap().p - best_slope()).abs() < 1e-9);
+//! ```
 
 #![warn(missing_docs)]
 
