@@ -31,6 +31,9 @@ pub enum Command {
     /// Show what a network does on a batch of test images: per-layer activation and
     /// gradient statistics, and PNG pictures of its filters, feature maps and training curves.
     Inspect(InspectArgs),
+    /// Write a finished run's dashboard as one self-contained HTML file (curves, layer cards
+    /// with activations and filters, predictions, confusion matrix), openable offline.
+    Report(ReportArgs),
     /// List the models in the zoo.
     Models,
     /// List the data sets and whether they are present in the data directory.
@@ -170,6 +173,17 @@ pub struct TrainArgs {
     /// Stop when validation loss has not improved for this many epochs.
     #[arg(long)]
     pub early_stopping: Option<usize>,
+    /// Serve a live dashboard of the run (curves, one card per layer with its activations,
+    /// filters and gradients, sample predictions, confusion matrix) and print its address.
+    #[arg(long)]
+    pub dashboard: bool,
+    /// The dashboard's port [default: a free one, printed].
+    #[arg(long, requires = "dashboard")]
+    pub port: Option<u16>,
+    /// The address the dashboard listens on; anything but the default 127.0.0.1 exposes the
+    /// run to the network.
+    #[arg(long, requires = "dashboard", default_value = "127.0.0.1")]
+    pub host: String,
     #[arg(long, value_enum, default_value_t = ProgressName::Auto)]
     pub progress: ProgressName,
     /// Number of threads (default: all cores).
@@ -261,6 +275,17 @@ pub struct InspectArgs {
     /// Seed for fresh weights and for dropout in the inspected step.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A run's directory, as `convnet train` wrote it (`log.csv`, `last.safetensors`).
+    pub run_dir: PathBuf,
+    /// Where to write the page [default: RUN_DIR/report.html].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataDirArg,
 }

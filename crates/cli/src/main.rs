@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => commands::summary::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
+        Command::Report(a) => commands::report::run(a),
         Command::Models => commands::catalog::models(),
         Command::Datasets(a) => commands::catalog::datasets(a),
         Command::Download(a) => commands::catalog::download(a),

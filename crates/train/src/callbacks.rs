@@ -2,7 +2,36 @@
 
 use std::collections::BTreeMap;
 
+use convnet_autograd::ParamStore;
+
+use crate::fit::EvalReport;
 use crate::log::EpochRecord;
+
+/// Where a run stands after one training step, for monitors that need more than the loss (a
+/// live dashboard reads the weights and the throughput from it).
+#[derive(Debug)]
+pub struct StepInfo<'a> {
+    /// 1-based epoch.
+    pub epoch: u64,
+    /// Epochs the run is to train in total.
+    pub epochs: u64,
+    /// The batch's 0-based index within its epoch.
+    pub batch: usize,
+    /// Batches this epoch trains on.
+    pub batches_per_epoch: usize,
+    /// Steps taken by the run so far, this one included.
+    pub step: u64,
+    /// This step's loss.
+    pub loss: f64,
+    /// Training accuracy of the epoch so far, in [0, 1].
+    pub accuracy: f64,
+    /// The learning rate this step used.
+    pub learning_rate: f64,
+    /// Training images per second in this epoch so far.
+    pub images_per_second: f64,
+    /// The parameters and buffers after the step's update.
+    pub params: &'a ParamStore<f32>,
+}
 
 /// What the fit loop should do after a callback has seen an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +52,12 @@ pub trait Callback {
     /// Called after every training step with the 1-based epoch, the batch's 0-based index
     /// within it and the step's loss.
     fn on_batch_end(&mut self, _epoch: u64, _batch: usize, _loss: f64) {}
+    /// Called after every training step, after [`Callback::on_batch_end`], with the run's
+    /// position, throughput and weights. Keep it cheap: the next step waits for it.
+    fn on_step(&mut self, _step: &StepInfo<'_>) {}
+    /// Called after each epoch's validation with its report (confusion matrix included) and
+    /// the parameters it evaluated, before [`Callback::on_epoch_end`].
+    fn on_validation(&mut self, _epoch: u64, _report: &EvalReport, _params: &ParamStore<f32>) {}
     /// Values checkpoints keep so that a resumed run continues this callback exactly (e.g.
     /// early stopping's counters). Keys must be unique across callbacks: prefix them with
     /// the callback's name.

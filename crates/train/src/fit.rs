@@ -17,7 +17,7 @@ use convnet_optim::schedule::Scheduler;
 use convnet_optim::{Optimizer, clip_grad_norm};
 use convnet_tensor::{Tensor, mix_seed as mix};
 
-use crate::callbacks::{Callback, Control};
+use crate::callbacks::{Callback, Control, StepInfo};
 use crate::checkpoint::{Checkpoint, TrainPosition};
 use crate::error::{Result, TrainError};
 use crate::log::{CsvLog, EpochRecord};
@@ -479,8 +479,23 @@ impl Trainer {
                     self.running.loss(),
                     self.running.accuracy(),
                 );
+                let learning_rate = self.optimizer.learning_rate();
+                let info = StepInfo {
+                    epoch: epoch + 1,
+                    epochs: config.epochs,
+                    batch: batch.index,
+                    batches_per_epoch: per_epoch,
+                    step: self.position.step,
+                    loss,
+                    accuracy: self.running.accuracy(),
+                    learning_rate,
+                    images_per_second: (self.running.count as f64 - done_before)
+                        / started.elapsed().as_secs_f64().max(1e-9),
+                    params: &self.params,
+                };
                 for cb in &mut self.callbacks {
                     cb.on_batch_end(epoch + 1, batch.index, loss);
+                    cb.on_step(&info);
                 }
                 if config
                     .checkpoint_every
@@ -506,6 +521,11 @@ impl Trainer {
                 Some(v) => Some(self.evaluate(v, config.limit_val_batches)?),
                 None => None,
             };
+            if let Some(r) = &val_report {
+                for cb in &mut self.callbacks {
+                    cb.on_validation(epoch + 1, r, &self.params);
+                }
+            }
             self.position.epoch += 1;
             self.position.batch_in_epoch = 0;
             let record = EpochRecord {

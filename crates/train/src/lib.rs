@@ -58,7 +58,7 @@ pub mod metrics;
 pub mod pictures;
 pub mod progress;
 
-pub use callbacks::{Callback, Control, EarlyStopping};
+pub use callbacks::{Callback, Control, EarlyStopping, StepInfo};
 pub use checkpoint::{Checkpoint, TrainPosition};
 pub use error::{Result, TrainError};
 pub use fit::{EvalReport, FitConfig, FitReport, ScheduleUnit, Trainer, evaluate, predict};

@@ -6,6 +6,7 @@ pub mod data;
 pub mod eval;
 pub mod inspect;
 pub mod predict;
+pub mod report;
 pub mod restore;
 pub mod run_config;
 pub mod summary;

@@ -194,6 +194,20 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
     );
     trainer.set_check_numerics(args.check_numerics);
     trainer.callbacks.push(Box::new(PrintEpoch));
+    let _dashboard = if args.dashboard {
+        Some(start_dashboard(
+            &args,
+            &model,
+            &model_name,
+            &source.record(),
+            &pre.classes,
+            recipe.batch_size,
+            &val,
+            &mut trainer,
+        )?)
+    } else {
+        None
+    };
     if let Some(p) = args.early_stopping {
         trainer
             .callbacks
@@ -572,4 +586,68 @@ pub fn rayon_threads(n: usize) -> Result<(), Failure> {
         .num_threads(n)
         .build_global()
         .map_err(|e| Failure::usage(format!("--threads {n}: {e}")))
+}
+
+/// Starts the live dashboard of `--dashboard`: the server, and the monitor among the trainer's
+/// callbacks. The server lives as long as the returned value.
+#[allow(clippy::too_many_arguments)]
+fn start_dashboard(
+    args: &TrainArgs,
+    model: &convnet_nn::Model<f32>,
+    model_name: &str,
+    dataset: &str,
+    classes: &[String],
+    batch_size: usize,
+    val: &DataLoader,
+    trainer: &mut Trainer,
+) -> Result<convnet_dashboard::DashboardServer, Failure> {
+    use convnet_dashboard::{DashState, DashboardServer, Hub, Monitor, RunInfo, SampleBatch};
+    use std::sync::Arc;
+
+    let first = val
+        .epoch(0)
+        .next()
+        .ok_or_else(|| Failure::usage("--dashboard needs validation images".to_string()))?
+        .map_err(Failure::run)?;
+    let n = first.labels.len();
+    let take = |k: usize| -> Result<SampleBatch, Failure> {
+        Ok(SampleBatch {
+            images: first
+                .images
+                .narrow(0, 0, k.min(n))
+                .map_err(Failure::run)?
+                .contiguous(),
+            labels: first.labels[..k.min(n)].to_vec(),
+        })
+    };
+    let run = RunInfo {
+        model: model_name.to_string(),
+        dataset: dataset.to_string(),
+        input: model.input_shape().to_vec(),
+        params: model.num_params() as u64,
+        classes: classes.to_vec(),
+        batch_size,
+    };
+    let hub = Arc::new(Hub::new(DashState::default()));
+    let monitor = Monitor::new(
+        Arc::clone(&hub),
+        model,
+        AuxClassifierLoss::new(),
+        run,
+        take(8)?,
+        Some(take(256)?),
+        std::time::Duration::from_secs(3),
+    )
+    .map_err(Failure::run)?;
+    let server =
+        DashboardServer::start(hub, &args.host, args.port.unwrap_or(0)).map_err(Failure::usage)?;
+    trainer.callbacks.push(Box::new(monitor));
+    println!("dashboard: {}", server.url());
+    if args.host != "127.0.0.1" && args.host != "localhost" {
+        eprintln!(
+            "dashboard: listening on {}, reachable from the network",
+            args.host
+        );
+    }
+    Ok(server)
 }
