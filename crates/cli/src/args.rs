@@ -19,6 +19,10 @@ pub struct Cli {
 pub enum Command {
     /// Train a zoo model on a data set (default: LeNet-5 on MNIST).
     Train(Box<TrainArgs>),
+    /// The learning-rate range test: train briefly with an exponentially growing learning
+    /// rate and show where the loss falls fastest (too small / good / too large), with the
+    /// weights put back afterwards. Takes `train`'s options.
+    LrFind(Box<LrFindArgs>),
     /// Evaluate a checkpoint on a data set's test split.
     Eval(EvalArgs),
     /// Classify your own pictures (PNG or JPEG) with a trained checkpoint.
@@ -277,6 +281,21 @@ pub struct InspectArgs {
     pub seed: u64,
     #[command(flatten)]
     pub data: DataDirArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LrFindArgs {
+    /// The smallest learning rate of the sweep.
+    #[arg(long, default_value_t = 1e-6)]
+    pub start_lr: f64,
+    /// The largest learning rate of the sweep.
+    #[arg(long, default_value_t = 10.0)]
+    pub end_lr: f64,
+    /// Steps of the sweep (it stops early once the loss diverges).
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 #[derive(Debug, Clone, Args)]

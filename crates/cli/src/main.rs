@@ -57,6 +57,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or_default() {
         Command::Train(a) => commands::train::run(*a),
+        Command::LrFind(a) => commands::train::lr_find(*a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Predict(a) => commands::predict::run(a),
         Command::Summary(a) => commands::summary::run(a),

@@ -50,7 +50,16 @@ function chart(svg, series, opts) {
   };
   const ylab = v => (opts.log ? fmt(Math.pow(10, v), 2) : fmt(v, opts.digits === undefined ? 2 : opts.digits));
   label(L - 4, T + 8, ylab(y1)); label(L - 4, H - B, ylab(y0));
-  label(L, H - 6, String(Math.round(x0)), "start"); label(W - R, H - 6, String(Math.round(x1)));
+  const xlab = v => (opts.xlog ? Math.pow(10, v).toExponential(0) : String(Math.round(v)));
+  label(L, H - 6, xlab(x0), "start"); label(W - R, H - 6, xlab(x1));
+  for (const m of opts.marks || []) {
+    if (!isFinite(m.x) || m.x < x0 || m.x > x1) continue;
+    const line = document.createElementNS(SVG, "path");
+    line.setAttribute("class", "mark " + m.cls);
+    line.setAttribute("d", `M${X(m.x).toFixed(1)},${T} V${H - B}`);
+    svg.appendChild(line);
+    label(X(m.x) + 3, T + 10 + 12 * (m.row || 0), m.label, "start");
+  }
   for (const s of series) {
     const usable = s.points.filter(p => isFinite(p[1]) && (!opts.log || p[1] > 0));
     if (!usable.length) continue;
@@ -89,6 +98,24 @@ function drawCharts() {
   chart(document.getElementById("lr-chart"), [
     { cls: "smooth", points: train.map(p => [p.step, p.lr]) },
   ], { log: true });
+}
+
+function drawLrFind() {
+  const f = state.lr_find;
+  const fig = document.getElementById("lr-find");
+  if (!f || !f.points.length) { fig.hidden = true; return; }
+  fig.hidden = false;
+  const lg = Math.log10;
+  chart(document.getElementById("lr-find-chart"), [
+    { cls: "smooth", points: f.points.map(p => [lg(p[0]), p[1]]) },
+  ], {
+    xlog: true,
+    marks: [
+      { x: lg(f.too_small_below), cls: "small", label: "too small below", row: 0 },
+      { x: lg(f.steepest), cls: "good", label: "good " + f.steepest.toExponential(1), row: 1 },
+      { x: lg(f.minimum), cls: "large", label: "too large above", row: 2 },
+    ],
+  });
 }
 
 function drawProgress() {
@@ -202,7 +229,7 @@ function drawConfusion() {
 }
 
 function drawAll() {
-  drawProgress(); drawCharts(); drawLayers();
+  drawProgress(); drawCharts(); drawLrFind(); drawLayers();
   drawStrip("samples", state.samples, true);
   drawStrip("misclassified", state.misclassified, true);
   drawConfusion();

@@ -39,4 +39,6 @@ pub mod state;
 pub use hub::Hub;
 pub use monitor::{Monitor, SampleBatch, inspect_into, layer_cards};
 pub use server::DashboardServer;
-pub use state::{DashState, LayerCard, LayerLive, Progress, RunInfo, Sample, StepPoint, ValPoint};
+pub use state::{
+    DashState, LayerCard, LayerLive, LrFindChart, Progress, RunInfo, Sample, StepPoint, ValPoint,
+};

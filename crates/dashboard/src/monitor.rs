@@ -107,6 +107,7 @@ impl Monitor {
             *s = DashState {
                 run,
                 layers: cards,
+                lr_find: s.lr_find.take(),
                 ..DashState::default()
             }
         });

@@ -138,6 +138,30 @@ pub struct Sample {
     pub probability: f64,
 }
 
+/// The learning-rate range test of the run's directory (`convnet lr-find`), as charted.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LrFindChart {
+    /// `[lr, smoothed loss]` per step.
+    pub points: Vec<[f64; 2]>,
+    /// Below this the rate is too small.
+    pub too_small_below: f64,
+    /// The steepest fall: a good rate.
+    pub steepest: f64,
+    /// Past the minimum the rate is too large.
+    pub minimum: f64,
+}
+
+impl From<&convnet_train::LrRangeTest> for LrFindChart {
+    fn from(t: &convnet_train::LrRangeTest) -> Self {
+        LrFindChart {
+            points: t.points.iter().map(|p| [p.lr, p.smoothed]).collect(),
+            too_small_below: t.too_small_below,
+            steepest: t.steepest,
+            minimum: t.minimum,
+        }
+    }
+}
+
 /// Everything on the page.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct DashState {
@@ -157,4 +181,6 @@ pub struct DashState {
     pub misclassified: Vec<Sample>,
     /// `confusion[true][predicted]` of the last validation.
     pub confusion: Option<Vec<Vec<usize>>>,
+    /// The range test, when the run's directory has one.
+    pub lr_find: Option<LrFindChart>,
 }

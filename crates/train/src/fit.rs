@@ -377,7 +377,7 @@ impl Trainer {
     }
 
     /// One optimizer step on a batch; returns the loss and the logits.
-    fn train_batch(
+    pub(crate) fn train_batch(
         &mut self,
         images: &Tensor<f32>,
         targets: &[usize],

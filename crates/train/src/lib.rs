@@ -9,6 +9,7 @@
 //! - [`log`]: per-epoch records and their CSV log;
 //! - [`callbacks`]: hooks into the loop, and early stopping;
 //! - [`inspect`]: per-layer activation and gradient statistics;
+//! - [`lr_find`]: the learning-rate range test;
 //! - [`pictures`]: filter, feature-map and training-curve images (PNG).
 //!
 //! A linear classifier fitted for three epochs to scikit-learn's digits, which are compiled
@@ -54,6 +55,7 @@ pub mod error;
 pub mod fit;
 pub mod inspect;
 pub mod log;
+pub mod lr_find;
 pub mod metrics;
 pub mod pictures;
 pub mod progress;
@@ -64,6 +66,7 @@ pub use error::{Result, TrainError};
 pub use fit::{EvalReport, FitConfig, FitReport, ScheduleUnit, Trainer, evaluate, predict};
 pub use inspect::{LayerStats, TensorStats, format_layer_stats, layer_stats};
 pub use log::{CsvLog, EpochRecord, read_csv_log};
+pub use lr_find::{LrPoint, LrRangeTest};
 pub use metrics::Running;
 pub use pictures::{Image, feature_maps, filter_grid, training_curves};
 pub use progress::{EpochProgress, ProgressMode};

@@ -8,15 +8,30 @@ use std::path::Path;
 use std::sync::Arc;
 
 use convnet_dashboard::{
-    DashState, Hub, Progress, RunInfo, SampleBatch, StepPoint, ValPoint, inspect_into, layer_cards,
+    DashState, Hub, LrFindChart, Progress, RunInfo, SampleBatch, StepPoint, ValPoint, inspect_into,
+    layer_cards,
 };
 use convnet_datasets::write_atomically;
-use convnet_train::read_csv_log;
+use convnet_train::{LrRangeTest, read_csv_log};
 use convnet_zoo::AuxClassifierLoss;
 
 use crate::Failure;
 use crate::args::ReportArgs;
 use crate::commands::restore::{Restored, restore};
+
+/// The range test `convnet lr-find` left in `dir`, if any (a file that does not read is
+/// reported and left out).
+pub fn read_lr_find(dir: &Path) -> Option<LrFindChart> {
+    let path = dir.join("lr_find.csv");
+    let text = std::fs::read_to_string(&path).ok()?;
+    match LrRangeTest::from_csv(&text, &path) {
+        Ok(t) => Some(LrFindChart::from(&t)),
+        Err(e) => {
+            eprintln!("dashboard: {e}; the learning-rate chart is left out");
+            None
+        }
+    }
+}
 
 pub fn run(args: ReportArgs) -> Result<(), Failure> {
     let dir = &args.run_dir;
@@ -96,6 +111,7 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
             })
             .collect(),
         layers: layer_cards(&model).map_err(Failure::run)?,
+        lr_find: read_lr_find(dir),
         ..DashState::default()
     };
     let hub = Arc::new(Hub::new(state));
@@ -125,6 +141,14 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
             Some(take(n)?),
         )
         .map_err(Failure::run)?;
+        // The confusion matrix of the whole evaluation split (at most 40 batches of 256).
+        let evaluator = model
+            .evaluator(convnet_nn::CrossEntropyLoss::new())
+            .map_err(Failure::run)?;
+        let eval =
+            convnet_train::evaluate(&evaluator, &params, &loader, Some(40), pre.classes.len())
+                .map_err(Failure::run)?;
+        hub.with_state(|s| s.confusion = Some(eval.confusion));
     }
     let html = convnet_dashboard::report::render(&hub);
     let out = args.out.unwrap_or_else(|| dir.join("report.html"));

@@ -18,7 +18,7 @@ use convnet_train::{
 use convnet_zoo::AuxClassifierLoss;
 
 use crate::Failure;
-use crate::args::{ProgressName, TrainArgs};
+use crate::args::{LrFindArgs, ProgressName, TrainArgs};
 use crate::commands::data::{self, DataSource, HOLDOUT_FRACTION, Preprocess, storage_side};
 use crate::commands::{data_dir, dataset_failure, find_data, load_split, model_input, run_config};
 use crate::recipes::Recipe;
@@ -63,7 +63,17 @@ struct Prepared {
     dir: Option<PathBuf>,
 }
 
-pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
+pub fn run(args: TrainArgs) -> Result<(), Failure> {
+    run_or_sweep(args, None)
+}
+
+/// `convnet lr-find`: the run `train` would make, up to its first step, then the range test.
+pub fn lr_find(args: LrFindArgs) -> Result<(), Failure> {
+    let sweep = (args.start_lr, args.end_lr, args.steps);
+    run_or_sweep(args.train, Some(sweep))
+}
+
+fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result<(), Failure> {
     if let Some(t) = args.threads {
         rayon_threads(t)?;
     }
@@ -194,6 +204,15 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
     );
     trainer.set_check_numerics(args.check_numerics);
     trainer.callbacks.push(Box::new(PrintEpoch));
+    if let Some(p) = args.early_stopping {
+        trainer
+            .callbacks
+            .push(Box::new(EarlyStopping::new(p, 1e-4)));
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{model_name}-{}", source.short_name())));
     let _dashboard = if args.dashboard {
         Some(start_dashboard(
             &args,
@@ -204,19 +223,11 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
             recipe.batch_size,
             &val,
             &mut trainer,
+            &out,
         )?)
     } else {
         None
     };
-    if let Some(p) = args.early_stopping {
-        trainer
-            .callbacks
-            .push(Box::new(EarlyStopping::new(p, 1e-4)));
-    }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{model_name}-{}", source.short_name())));
     let mut fit = FitConfig::new(recipe.epochs, seed);
     fit.progress = match args.progress {
         ProgressName::Auto => ProgressMode::Auto,
@@ -246,6 +257,9 @@ pub fn run(mut args: TrainArgs) -> Result<(), Failure> {
         &args,
     ));
 
+    if let Some((start, end, steps)) = sweep {
+        return write_lr_find(&mut trainer, &train, start, end, steps, seed, &out);
+    }
     let started = Instant::now();
     let report = trainer
         .fit(&train, Some(&val), &fit)
@@ -600,6 +614,7 @@ fn start_dashboard(
     batch_size: usize,
     val: &DataLoader,
     trainer: &mut Trainer,
+    out: &std::path::Path,
 ) -> Result<convnet_dashboard::DashboardServer, Failure> {
     use convnet_dashboard::{DashState, DashboardServer, Hub, Monitor, RunInfo, SampleBatch};
     use std::sync::Arc;
@@ -628,7 +643,10 @@ fn start_dashboard(
         classes: classes.to_vec(),
         batch_size,
     };
-    let hub = Arc::new(Hub::new(DashState::default()));
+    let hub = Arc::new(Hub::new(DashState {
+        lr_find: super::report::read_lr_find(out),
+        ..DashState::default()
+    }));
     let monitor = Monitor::new(
         Arc::clone(&hub),
         model,
@@ -650,4 +668,56 @@ fn start_dashboard(
         );
     }
     Ok(server)
+}
+
+/// Runs the range test, prints what it found and writes `lr_find.csv` beside the run's other
+/// files (the dashboard and `convnet report` chart it from there).
+fn write_lr_find(
+    trainer: &mut Trainer,
+    train: &DataLoader,
+    start: f64,
+    end: f64,
+    steps: usize,
+    seed: u64,
+    out: &std::path::Path,
+) -> Result<(), Failure> {
+    let test = trainer
+        .lr_range_test(train, start, end, steps, seed)
+        .map_err(|e| match e {
+            convnet_train::TrainError::Invalid(m) => Failure::usage(m),
+            e => Failure::run(e),
+        })?;
+    let csv = test.to_csv();
+    std::fs::create_dir_all(out).map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
+    let path = out.join("lr_find.csv");
+    convnet_datasets::write_atomically(&path, csv.as_bytes())
+        .map_err(|e| Failure::run(format!("{}: {e}", path.display())))?;
+    println!(
+        "lr-find: {} steps from {start:.1e} to {:.1e}{}",
+        test.points.len(),
+        test.points.last().map_or(start, |p| p.lr),
+        if test.diverged {
+            " (stopped: the loss diverged)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  too small:  below {:.1e} (the loss has not started to fall)",
+        test.too_small_below
+    );
+    println!(
+        "  good:       {:.1e} (steepest fall of the loss)",
+        test.steepest
+    );
+    println!(
+        "  too large:  above {:.1e} (past the loss's minimum)",
+        test.minimum
+    );
+    println!(
+        "  suggested --lr {:.1e}; written {}",
+        test.steepest,
+        path.display()
+    );
+    Ok(())
 }
