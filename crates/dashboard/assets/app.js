@@ -48,8 +48,11 @@ function chart(svg, series, opts) {
     t.setAttribute("x", x); t.setAttribute("y", y); t.setAttribute("text-anchor", anchor || "end");
     t.textContent = s; svg.appendChild(t);
   };
-  const ylab = v => (opts.log ? fmt(Math.pow(10, v), 2) : fmt(v, opts.digits === undefined ? 2 : opts.digits));
-  label(L - 4, T + 8, ylab(y1)); label(L - 4, H - B, ylab(y0));
+  // Three significant digits, more when that cannot tell the two ends apart.
+  const ylab = (v, p) => (opts.log ? Math.pow(10, v).toPrecision(p) : fmt(v, opts.digits === undefined ? 2 : opts.digits));
+  let digits = 3;
+  while (digits < 8 && ylab(y1, digits) === ylab(y0, digits)) digits++;
+  label(L - 4, T + 8, ylab(y1, digits)); label(L - 4, H - B, ylab(y0, digits));
   const xlab = v => (opts.xlog ? Math.pow(10, v).toExponential(0) : String(Math.round(v)));
   label(L, H - 6, xlab(x0), "start"); label(W - R, H - 6, xlab(x1));
   for (const m of opts.marks || []) {
@@ -116,6 +119,42 @@ function drawLrFind() {
       { x: lg(f.minimum), cls: "large", label: "too large above", row: 2 },
     ],
   });
+}
+
+const COLOURS = ["#e41a1c", "#ff7f00", "#c8b400", "#4daf4a", "#00b4b4", "#984ea3", "#377eb8", "#f781bf"];
+
+function drawRace() {
+  const box = document.getElementById("race");
+  box.textContent = "";
+  for (const r of state.race || []) {
+    const S = 320, [x0, x1, y0, y1] = r.view;
+    const X = x => (x - x0) / (x1 - x0) * S, Y = y => (y1 - y) / (y1 - y0) * S;
+    const fig = el("figure");
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "race"); svg.setAttribute("viewBox", `0 0 ${S} ${S}`);
+    svg.setAttribute("data-surface", r.surface);
+    r.tracks.forEach((t, k) => {
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("class", "track");
+      line.setAttribute("stroke", COLOURS[k % COLOURS.length]);
+      line.setAttribute("points", t.points.filter(p => isFinite(p[0]) && isFinite(p[1]))
+        .map(p => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(" "));
+      svg.appendChild(line);
+      const key = document.createElementNS(SVG, "text");
+      key.setAttribute("x", 6); key.setAttribute("y", 12 + 12 * k);
+      key.setAttribute("fill", COLOURS[k % COLOURS.length]);
+      key.textContent = t.label + (t.escaped ? " (left the plot)" : "");
+      svg.appendChild(key);
+    });
+    if (r.minimum) {
+      const m = document.createElementNS(SVG, "text");
+      m.setAttribute("x", X(r.minimum[0]) - 4); m.setAttribute("y", Y(r.minimum[1]) + 4);
+      m.textContent = "+"; svg.appendChild(m);
+    }
+    fig.appendChild(svg);
+    fig.appendChild(el("figcaption", {}, r.surface));
+    box.appendChild(fig);
+  }
 }
 
 function drawProgress() {
@@ -229,7 +268,7 @@ function drawConfusion() {
 }
 
 function drawAll() {
-  drawProgress(); drawCharts(); drawLrFind(); drawLayers();
+  drawProgress(); drawCharts(); drawLrFind(); drawRace(); drawLayers();
   drawStrip("samples", state.samples, true);
   drawStrip("misclassified", state.misclassified, true);
   drawConfusion();

@@ -40,5 +40,6 @@ pub use hub::Hub;
 pub use monitor::{Monitor, SampleBatch, inspect_into, layer_cards};
 pub use server::DashboardServer;
 pub use state::{
-    DashState, LayerCard, LayerLive, LrFindChart, Progress, RunInfo, Sample, StepPoint, ValPoint,
+    DashState, LayerCard, LayerLive, LrFindChart, Progress, RaceChart, RaceTrack, RunInfo, Sample,
+    StepPoint, ValPoint, race_charts,
 };

@@ -108,6 +108,7 @@ impl Monitor {
                 run,
                 layers: cards,
                 lr_find: s.lr_find.take(),
+                race: crate::state::race_charts(),
                 ..DashState::default()
             }
         });

@@ -162,6 +162,67 @@ impl From<&convnet_train::LrRangeTest> for LrFindChart {
     }
 }
 
+/// One optimizer's path on a test surface.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RaceTrack {
+    /// The optimizer, e.g. `Adam`.
+    pub label: String,
+    /// `[x, y]` after each step (thinned to a few hundred), the start first.
+    pub points: Vec<[f64; 2]>,
+    /// It left the plot and was stopped.
+    pub escaped: bool,
+}
+
+/// The optimizer race on one of `convnet_optim::race`'s surfaces.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RaceChart {
+    /// The surface, e.g. `saddle`.
+    pub surface: String,
+    /// `[x0, x1, y0, y1]` of the plot.
+    pub view: [f64; 4],
+    /// The minimum, where the surface has one.
+    pub minimum: Option<[f64; 2]>,
+    /// One path per optimizer.
+    pub tracks: Vec<RaceTrack>,
+}
+
+/// Every optimizer of the crate raced on the saddle, Rosenbrock's and Beale's surfaces from
+/// their usual starts (the course's pictures), thinned for drawing.
+pub fn race_charts() -> Vec<RaceChart> {
+    use convnet_optim::race::{Rates, Surface, lineup, race};
+    [Surface::Saddle, Surface::Rosenbrock, Surface::Beale]
+        .into_iter()
+        .filter_map(|surface| {
+            let mut contenders = lineup(Rates::for_surface(surface)).ok()?;
+            let paths = race(surface, surface.start(), &mut contenders, surface.steps()).ok()?;
+            let tracks = paths
+                .into_iter()
+                .map(|t| {
+                    let k = t.points.len().div_ceil(300).max(1);
+                    let last = t.points.len().saturating_sub(1);
+                    RaceTrack {
+                        points: t
+                            .points
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| i % k == 0 || *i == last)
+                            .map(|(_, p)| *p)
+                            .collect(),
+                        label: t.label,
+                        escaped: t.escaped,
+                    }
+                })
+                .collect();
+            Some(RaceChart {
+                surface: surface.name().to_string(),
+                view: surface.view(),
+                minimum: surface.minimum(),
+                tracks,
+            })
+        })
+        .collect()
+}
+
 /// Everything on the page.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct DashState {
@@ -183,4 +244,6 @@ pub struct DashState {
     pub confusion: Option<Vec<Vec<usize>>>,
     /// The range test, when the run's directory has one.
     pub lr_find: Option<LrFindChart>,
+    /// The optimizer race (the course's pictures, the same for every run).
+    pub race: Vec<RaceChart>,
 }

@@ -112,6 +112,7 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
             .collect(),
         layers: layer_cards(&model).map_err(Failure::run)?,
         lr_find: read_lr_find(dir),
+        race: convnet_dashboard::race_charts(),
         ..DashState::default()
     };
     let hub = Arc::new(Hub::new(state));
