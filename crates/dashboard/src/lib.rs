@@ -11,7 +11,7 @@
 //!
 //! - [`Hub`]: the page's data, pictures and event streams, shared by the three sides;
 //! - [`Monitor`]: the fit loop's [`convnet_train::Callback`] that fills it;
-//! - [`DashboardServer`]: the HTTP server (tiny_http): the page, `/state`, the server-sent
+//! - [`DashboardServer`]: the HTTP server (httparse on our own sockets, every bound explicit): the page, `/state`, the server-sent
 //!   events at `/events` and the pictures at `/img/`;
 //! - [`report::render`]: the same page as one self-contained HTML file (`convnet report`).
 //!
