@@ -1,13 +1,16 @@
-//! `convnet train --dashboard` in a real browser: headless Chromium, driven over WebDriver by
-//! chromedriver, loads the page while LeNet-5 trains on the MNIST fixtures and checks the layer
-//! cards, the live loss chart, the activation and filter images, and the console. Needs
-//! Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without them it fails.
+//! The dashboard in a real browser: headless Chromium, driven over WebDriver by chromedriver.
+//! One test loads the live page of `convnet train --dashboard` while LeNet-5 trains on the
+//! MNIST fixtures and checks the layer cards, the live loss chart, the activation and filter
+//! images, and the console; the other opens the one file `convnet report` writes for a finished
+//! run (after `convnet lr-find`) from disk and checks the same page, drawn from the data inline,
+//! with nothing fetched from any server. Needs Debian's `chromium` and `chromium-driver`
+//! (`.ci/run` installs them); without them it fails.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,6 +22,58 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(250);
+
+/// The two tests train LeNet-5 and drive a browser each: on a small machine they would starve
+/// each other (and the live one's deadlines), so they take turns.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    // A test that failed holding the turn poisons it; the other still runs.
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Fails the test, saying how to get them, when Chromium or chromedriver is missing.
+fn require_browser() {
+    for tool in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is missing: this test needs Debian's chromium and chromium-driver \
+             (`apt-get install -y --no-install-recommends chromium chromium-driver`, as .ci/run does)"
+        );
+    }
+}
+
+/// Headless Chromium with its own profile, quiet on the network, and its console log kept.
+fn chromium_capabilities(profile: &Path) -> Value {
+    json!({
+        "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.display()),
+                    "--window-size=1400,1000",
+                ],
+            },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        }
+    })
+}
+
+/// Where a test's screenshot goes: `target/NAME` of the workspace.
+fn screenshot_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target")
+        .join(name)
+}
 
 /// A child process killed (and reaped) when this goes out of scope, panics included.
 struct Killed(Child);
@@ -171,7 +226,8 @@ impl WebDriver {
         }
     }
 
-    fn start_session(&self, capabilities: Value) -> Session<'_> {
+    /// A browser session; its screenshots (on a failed wait too) go to `target/SCREENSHOT`.
+    fn start_session(&self, capabilities: Value, screenshot: &str) -> Session<'_> {
         let value = self
             .call(
                 "POST",
@@ -186,6 +242,7 @@ impl WebDriver {
         Session {
             driver: self,
             id: Some(id),
+            screenshot: screenshot_path(screenshot),
         }
     }
 }
@@ -195,6 +252,7 @@ impl WebDriver {
 struct Session<'a> {
     driver: &'a WebDriver,
     id: Option<String>,
+    screenshot: PathBuf,
 }
 
 impl Session<'_> {
@@ -252,12 +310,42 @@ impl Session<'_> {
     }
 
     fn save_screenshot(&self) -> PathBuf {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard-screenshot.png");
+        let path = self.screenshot.clone();
         let png = self.screenshot();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         path
+    }
+
+    /// Saves a screenshot, checks that it is a PNG, and says where it is.
+    fn save_and_check_screenshot(&self) {
+        let shot = self.save_screenshot();
+        let png = std::fs::read(&shot).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{}: not a PNG ({} bytes)",
+            shot.display(),
+            png.len()
+        );
+        println!("screenshot: {} ({} bytes)", shot.display(), png.len());
+    }
+
+    /// Prints the console log and fails on any SEVERE entry in it (`page` names the page).
+    fn assert_no_console_errors(&self, page: &str) {
+        let log = self.browser_log();
+        println!("browser console ({} entries):", log.len());
+        for entry in &log {
+            println!(
+                "  {} {}",
+                entry["level"].as_str().unwrap_or("?"),
+                entry["message"]
+            );
+        }
+        let severe: Vec<&Value> = log
+            .iter()
+            .filter(|e| e["level"] == json!("SEVERE"))
+            .collect();
+        assert!(severe.is_empty(), "console errors on {page}: {severe:#?}");
     }
 
     /// The browser's console log, through chromedriver's legacy log endpoints.
@@ -447,10 +535,12 @@ fn loss_points(v: &Value) -> Result<u64, String> {
         .ok_or_else(|| format!("#loss-chart's data-points is {v}, not a number"))
 }
 
-/// A script listing every image matching `selector` as `[src, complete, naturalWidth]`.
+/// A script listing every image matching `selector` as `[src, complete, naturalWidth]`, a long
+/// `src` (a data: URI) cut to its first 64 characters and its length.
 fn images_script(selector: &str) -> String {
     format!(
-        "return Array.from(document.querySelectorAll({})).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth]);",
+        "const cut = s => s === null || s.length <= 64 ? s : `${{s.slice(0, 64)}}… (${{s.length}} chars)`; \
+         return Array.from(document.querySelectorAll({})).map(i => [cut(i.getAttribute('src')), i.complete, i.naturalWidth]);",
         json!(selector)
     )
 }
@@ -475,15 +565,75 @@ fn all_decoded(v: &Value) -> Result<usize, String> {
     }
 }
 
+/// [`all_decoded`], and every picture inline: its `src` a base64 PNG data: URI.
+fn all_decoded_inline(v: &Value) -> Result<usize, String> {
+    let n = all_decoded(v)?;
+    let linked: Vec<&Value> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| !i[0].as_str().is_some_and(|s| s.starts_with(INLINE_PNG)))
+        .collect();
+    if linked.is_empty() {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{} of {n} not a {INLINE_PNG}… src ([src, complete, naturalWidth]): {linked:?}",
+            linked.len()
+        ))
+    }
+}
+
+const INLINE_PNG: &str = "data:image/png;base64,";
+
+/// Runs `convnet ARGS` (isolated, on the tests' data) and fails the test, with everything it
+/// printed, unless it succeeds.
+fn convnet_ok(args: &[&str]) {
+    let started = Instant::now();
+    let o = common::convnet(args);
+    let said = common::text(&o);
+    assert!(
+        o.status.success(),
+        "`convnet {}` failed ({}); it printed:\n{said}",
+        args.join(" "),
+        o.status
+    );
+    println!(
+        "`convnet {}` in {:?}:\n{}",
+        args.join(" "),
+        started.elapsed(),
+        said.trim_end()
+    );
+}
+
+/// `#lr-find`: whether it is hidden and how many polylines it holds.
+const LR_FIND: &str = r#"
+    const fig = document.querySelector('#lr-find');
+    return fig ? { hidden: fig.hidden, polylines: fig.querySelectorAll('polyline').length } : null;
+"#;
+
+/// Every optimizer-race chart as `[data-surface, polylines]`.
+const RACE: &str = r#"
+    return Array.from(document.querySelectorAll('#race svg.race'))
+        .map(s => [s.getAttribute('data-surface'), s.querySelectorAll('polyline').length]);
+"#;
+
+/// The rows of `#confusion table`, or null without one.
+const CONFUSION_ROWS: &str = r#"
+    const table = document.querySelector('#confusion table');
+    return table ? table.rows.length : null;
+"#;
+
+/// The names of every resource the page loaded (a long one cut to 100 characters).
+const RESOURCES: &str = r#"
+    return performance.getEntriesByType('resource')
+        .map(e => e.name.length <= 100 ? e.name : e.name.slice(0, 100) + '…');
+"#;
+
 #[test]
 fn dashboard_in_a_real_browser() {
-    for tool in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            Path::new(tool).exists(),
-            "{tool} is missing: this test needs Debian's chromium and chromium-driver \
-             (`apt-get install -y --no-install-recommends chromium chromium-driver`, as .ci/run does)"
-        );
-    }
+    require_browser();
+    let _turn = one_at_a_time();
     let started = Instant::now();
     let out = tempfile::tempdir().unwrap();
     let profile = tempfile::tempdir().unwrap();
@@ -491,28 +641,10 @@ fn dashboard_in_a_real_browser() {
     let (_chromedriver, driver) = start_chromedriver();
     println!("dashboard at {url} after {:?}", started.elapsed());
 
-    let session = driver.start_session(json!({
-        "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-dev-shm-usage",
-                    format!("--user-data-dir={}", profile.path().display()),
-                    "--window-size=1400,1000",
-                ],
-            },
-            "goog:loggingPrefs": { "browser": "ALL" },
-        }
-    }));
+    let session = driver.start_session(
+        chromium_capabilities(profile.path()),
+        "dashboard-screenshot.png",
+    );
     session.navigate(&url);
 
     session.wait_for("the LeNet-5 layer cards", CARDS, check_cards);
@@ -550,33 +682,144 @@ fn dashboard_in_a_real_browser() {
         started.elapsed()
     );
 
-    let shot = session.save_screenshot();
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "{}: not a PNG ({} bytes)",
-        shot.display(),
-        png.len()
-    );
-    println!("screenshot: {} ({} bytes)", shot.display(), png.len());
+    session.save_and_check_screenshot();
+    session.assert_no_console_errors("the dashboard");
 
-    let log = session.browser_log();
-    println!("browser console ({} entries):", log.len());
-    for entry in &log {
-        println!(
-            "  {} {}",
-            entry["level"].as_str().unwrap_or("?"),
-            entry["message"]
-        );
-    }
-    let severe: Vec<&Value> = log
+    session.quit();
+    println!("done in {:?}", started.elapsed());
+}
+
+#[test]
+fn report_in_a_real_browser() {
+    require_browser();
+    let _turn = one_at_a_time();
+    let started = Instant::now();
+    let out = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().expect("a UTF-8 temporary directory");
+    convnet_ok(&[
+        "lr-find",
+        "--model",
+        "lenet5",
+        "--dataset",
+        "mnist",
+        "--steps",
+        "40",
+        "--batch-size",
+        "16",
+        "--out",
+        dir,
+    ]);
+    convnet_ok(&[
+        "train",
+        "--model",
+        "lenet5",
+        "--dataset",
+        "mnist",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--limit-train-batches",
+        "30",
+        "--limit-val-batches",
+        "2",
+        "--out",
+        dir,
+        "--progress",
+        "none",
+    ]);
+    convnet_ok(&["report", dir]);
+    let report = out.path().join("report.html");
+    assert!(report.is_file(), "{}: not written", report.display());
+    let url = format!("file://{}", report.display());
+    println!("report at {url} after {:?}", started.elapsed());
+
+    let (_chromedriver, driver) = start_chromedriver();
+    let session = driver.start_session(
+        chromium_capabilities(profile.path()),
+        "report-screenshot.png",
+    );
+    session.navigate(&url);
+
+    session.wait_for("the LeNet-5 layer cards", CARDS, check_cards);
+    let points = session.wait_for("one loss point per epoch", LOSS_POINTS, |v| {
+        loss_points(v).and_then(|n| {
+            if n == 2 {
+                Ok(n)
+            } else {
+                Err(format!("{n} points, want 2 (one per epoch)"))
+            }
+        })
+    });
+    let activations = session.wait_for(
+        "activation maps decoded from data: URIs",
+        &images_script("#layers .card img.activation"),
+        all_decoded_inline,
+    );
+    let filters = session.wait_for(
+        "features.0's filters decoded from a data: URI",
+        &images_script(r#"#layers .card[data-layer="features.0"] img.filters"#),
+        all_decoded_inline,
+    );
+    let lr_find = session.wait_for("the learning-rate range test's chart", LR_FIND, |v| match (
+        v["hidden"].as_bool(),
+        v["polylines"].as_u64(),
+    ) {
+        (Some(false), Some(n)) if n > 0 => Ok(n),
+        (None, _) => Err("no #lr-find".into()),
+        (Some(true), _) => Err("#lr-find is hidden".into()),
+        _ => Err("#lr-find holds no polyline".into()),
+    });
+    let race = session.wait_for("the optimizer race on three surfaces", RACE, |v| {
+        let charts = v.as_array().ok_or("not a list")?;
+        let surfaces: Vec<&str> = charts.iter().filter_map(|c| c[0].as_str()).collect();
+        let missing: Vec<&str> = ["saddle", "rosenbrock", "beale"]
+            .into_iter()
+            .filter(|s| !surfaces.contains(s))
+            .collect();
+        if missing.is_empty() {
+            let tracks = charts.iter().map(|c| format!("{} {}", c[0], c[1]));
+            Ok(tracks.collect::<Vec<_>>().join(", "))
+        } else {
+            Err(format!(
+                "no #race svg.race for {missing:?}; data-surface of those there: {surfaces:?}"
+            ))
+        }
+    });
+    let rows = session.wait_for(
+        "the confusion matrix: a header and 10 classes",
+        CONFUSION_ROWS,
+        |v| match v.as_u64() {
+            Some(11) => Ok(11),
+            Some(n) => Err(format!("{n} rows, want 11")),
+            None => Err("no #confusion table".into()),
+        },
+    );
+    println!(
+        "{points} loss points, {activations} activation and {filters} filter images, \
+         {lr_find} polyline(s) in #lr-find, race polylines by surface: {race}; {rows} confusion \
+         rows, after {:?}",
+        started.elapsed()
+    );
+
+    let resources = session.execute(RESOURCES);
+    let resources = resources.as_array().expect("a list of resource names");
+    println!("resources loaded ({}): {resources:?}", resources.len());
+    let fetched: Vec<&Value> = resources
         .iter()
-        .filter(|e| e["level"] == json!("SEVERE"))
+        .filter(|name| {
+            name.as_str()
+                .is_some_and(|n| n.starts_with("http:") || n.starts_with("https:"))
+        })
         .collect();
     assert!(
-        severe.is_empty(),
-        "console errors on the dashboard: {severe:#?}"
+        fetched.is_empty(),
+        "the report fetched from a server: {fetched:?}"
     );
+
+    session.save_and_check_screenshot();
+    session.assert_no_console_errors("the report");
 
     session.quit();
     println!("done in {:?}", started.elapsed());

@@ -78,9 +78,9 @@ function chart(svg, series, opts) {
   }
 }
 
-// At most 2,000 points per line: every k-th, always keeping the last.
+// At most 600 points per line (more than the chart has pixels): every k-th, keeping the last.
 function thin(points) {
-  const k = Math.ceil(points.length / 2000);
+  const k = Math.ceil(points.length / 600);
   if (k <= 1) return points;
   return points.filter((_, i) => i % k === 0 || i === points.length - 1);
 }
@@ -276,7 +276,8 @@ function drawAll() {
 
 let redraw = null;
 function later() {
-  if (redraw === null) redraw = setTimeout(() => { redraw = null; drawProgress(); drawCharts(); }, 250);
+  // Once a second at most: the page shares the machine with the training it shows.
+  if (redraw === null) redraw = setTimeout(() => { redraw = null; drawProgress(); drawCharts(); }, 1000);
 }
 
 async function load() {

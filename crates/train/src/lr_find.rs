@@ -158,34 +158,34 @@ fn summarise(points: Vec<LrPoint>, diverged: bool) -> LrRangeTest {
             diverged,
         };
     };
-    let min = points
+    // The first tenth of the sweep is the average warming up: no minimum is looked for there
+    // (a loss flat at first and then diverging would otherwise put it at the second step).
+    let skip = (points.len() / 10).min(points.len() - 1);
+    let (min_at, min) = points
         .iter()
         .copied()
-        .min_by(|a, b| a.smoothed.total_cmp(&b.smoothed))
-        .unwrap_or(first);
+        .enumerate()
+        .skip(skip)
+        .min_by(|a, b| a.1.smoothed.total_cmp(&b.1.smoothed))
+        .unwrap_or((0, first));
     // Steepest descent of the smoothed loss per unit of log₁₀(lr), up to the minimum, over a
     // window of a few steps (single steps are noise).
-    let upto: Vec<LrPoint> = points
-        .iter()
-        .copied()
-        .take_while(|p| p.lr <= min.lr)
-        .collect();
+    let upto = &points[..=min_at];
     let w = (upto.len() / 10).max(1);
     let steepest = upto
         .windows(w + 1)
         .map(|win| {
             let (a, b) = (win[0], win[w]);
-            (
-                (b.smoothed - a.smoothed) / (b.lr.log10() - a.lr.log10()),
-                a.lr,
-            )
+            ((b.smoothed - a.smoothed) / (b.lr.log10() - a.lr.log10()), a.lr)
         })
         .min_by(|x, y| x.0.total_cmp(&y.0))
         .map_or(min.lr / 10.0, |(_, lr)| lr);
+    // The loss starts to fall 2 % below its start; never past the good rate.
     let too_small_below = points
         .iter()
         .find(|p| p.smoothed < 0.98 * first.smoothed)
-        .map_or(min.lr, |p| p.lr);
+        .map_or(steepest, |p| p.lr)
+        .min(steepest);
     LrRangeTest {
         steepest,
         minimum: min.lr,
