@@ -176,7 +176,10 @@ fn summarise(points: Vec<LrPoint>, diverged: bool) -> LrRangeTest {
         .windows(w + 1)
         .map(|win| {
             let (a, b) = (win[0], win[w]);
-            ((b.smoothed - a.smoothed) / (b.lr.log10() - a.lr.log10()), a.lr)
+            (
+                (b.smoothed - a.smoothed) / (b.lr.log10() - a.lr.log10()),
+                a.lr,
+            )
         })
         .min_by(|x, y| x.0.total_cmp(&y.0))
         .map_or(min.lr / 10.0, |(_, lr)| lr);
