@@ -40,6 +40,17 @@ pub struct SampleBatch {
     pub labels: Vec<usize>,
 }
 
+impl SampleBatch {
+    /// The first `k` images of a batch (all of them when it has fewer) and their labels.
+    pub fn first(images: &Tensor<f32>, labels: &[usize], k: usize) -> convnet_tensor::Result<Self> {
+        let k = k.min(labels.len());
+        Ok(SampleBatch {
+            images: images.narrow(0, 0, k)?.contiguous(),
+            labels: labels[..k].to_vec(),
+        })
+    }
+}
+
 enum Job {
     Layers {
         params: ParamStore<f32>,

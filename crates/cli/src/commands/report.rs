@@ -122,24 +122,15 @@ pub fn run(args: ReportArgs) -> Result<(), Failure> {
             .next()
             .ok_or_else(|| Failure::run("the evaluation split is empty"))?
             .map_err(Failure::run)?;
-        let n = batch.labels.len();
-        let take = |k: usize| -> Result<SampleBatch, Failure> {
-            Ok(SampleBatch {
-                images: batch
-                    .images
-                    .narrow(0, 0, k.min(n))
-                    .map_err(Failure::run)?
-                    .contiguous(),
-                labels: batch.labels[..k.min(n)].to_vec(),
-            })
-        };
+        let take =
+            |k: usize| SampleBatch::first(&batch.images, &batch.labels, k).map_err(Failure::run);
         inspect_into(
             &hub,
             &model,
             AuxClassifierLoss::new(),
             &params,
             take(8)?,
-            Some(take(n)?),
+            Some(take(usize::MAX)?),
         )
         .map_err(Failure::run)?;
         // The confusion matrix of the whole evaluation split (at most 40 batches of 256).

@@ -624,17 +624,7 @@ fn start_dashboard(
         .next()
         .ok_or_else(|| Failure::usage("--dashboard needs validation images".to_string()))?
         .map_err(Failure::run)?;
-    let n = first.labels.len();
-    let take = |k: usize| -> Result<SampleBatch, Failure> {
-        Ok(SampleBatch {
-            images: first
-                .images
-                .narrow(0, 0, k.min(n))
-                .map_err(Failure::run)?
-                .contiguous(),
-            labels: first.labels[..k.min(n)].to_vec(),
-        })
-    };
+    let take = |k: usize| SampleBatch::first(&first.images, &first.labels, k).map_err(Failure::run);
     let run = RunInfo {
         model: model_name.to_string(),
         dataset: dataset.to_string(),
