@@ -125,6 +125,16 @@ pub enum AutogradError {
         /// The offending value and its position, or what else is wrong with the operand.
         detail: String,
     },
+    /// A reduction across data-parallel replicas failed while evaluating a node.
+    #[error("{op} at `{node}`: {detail}")]
+    Collective {
+        /// The op of the node being evaluated.
+        op: &'static str,
+        /// The layer-path name of the node being evaluated.
+        node: String,
+        /// What the communicator reported.
+        detail: String,
+    },
     /// A tensor kernel failed while evaluating a node.
     #[error("{op} at `{node}`: {source}")]
     Tensor {

@@ -64,6 +64,7 @@ pub use ops::matmul::MatMulOp;
 pub use ops::movement::MoveOp;
 pub use ops::pool::{Pool2dParams, PoolOp};
 pub use ops::reduce::ReduceOp;
+pub use ops::replica::{ReplicaMeanOp, Replicas};
 pub use ops::softmax::SoftmaxOp;
 pub use ops::unary::UnaryOp;
 pub use params::{ParamStore, path_under};

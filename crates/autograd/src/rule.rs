@@ -159,13 +159,16 @@ pub enum EvalError {
     /// Index data is invalid, or an operand could not be read as needed (indices where a
     /// tensor is needed, or the buffer being overwritten); becomes [`AutogradError::Index`].
     Index(String),
+    /// A reduction across data-parallel replicas failed (another rank went away, the ranks
+    /// disagree); becomes [`AutogradError::Collective`].
+    Collective(String),
 }
 
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EvalError::Tensor(e) => e.fmt(f),
-            EvalError::Index(detail) => f.write_str(detail),
+            EvalError::Index(detail) | EvalError::Collective(detail) => f.write_str(detail),
         }
     }
 }
@@ -182,6 +185,7 @@ impl EvalError {
         match self {
             EvalError::Tensor(source) => AutogradError::Tensor { op, node, source },
             EvalError::Index(detail) => AutogradError::Index { op, node, detail },
+            EvalError::Collective(detail) => AutogradError::Collective { op, node, detail },
         }
     }
 }

@@ -8,5 +8,6 @@ pub mod matmul;
 pub mod movement;
 pub mod pool;
 pub mod reduce;
+pub mod replica;
 pub mod softmax;
 pub mod unary;
