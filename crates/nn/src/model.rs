@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use convnet_autograd::{
-    Feeds, Graph, GraphOptions, NodeId, NodeTiming, ParamStore, Plan, PlanCache, RunOptions, Shape,
-    grad,
+    Feeds, Graph, GraphOptions, NodeId, NodeTiming, ParamStore, Plan, PlanCache, Replicas,
+    RunOptions, Shape, grad,
 };
 use convnet_tensor::kernels::conv::{ConvAlgorithm, ConvKernel, choose_kernel};
 use convnet_tensor::{ConvnetRng, Element, Tensor, rng_from_seed};
@@ -78,6 +78,7 @@ impl<T: Element> ModelBuilder<T> {
             specs: Vec::new(),
             output_shape: Shape::scalar(),
             frozen: Vec::new(),
+            batch_norm_replicas: None,
         };
         // The first build settles every input size left open (`Linear::to`), so the
         // parameter shapes are read after it.
@@ -121,6 +122,9 @@ pub struct Model<T: Element = f32> {
     output_shape: Shape,
     /// Layer-path prefixes kept fixed in training (see [`Model::freeze`]).
     frozen: Vec<String>,
+    /// Training graphs' BatchNorm statistics are averaged over these (see
+    /// [`Model::sync_batch_norm`]).
+    batch_norm_replicas: Option<Arc<dyn Replicas>>,
 }
 
 /// The kernels of a convolution's forward, input-gradient and weight-gradient passes.
@@ -242,6 +246,22 @@ impl<T: Element> Model<T> {
             .collect())
     }
 
+    /// Synchronised BatchNorm for data-parallel training: in training graphs built from now
+    /// on, every BatchNorm layer computes its batch mean and variance over the global batch —
+    /// the union of all replicas' shards, through [`Graph::replica_mean`] — instead of over
+    /// this replica's shard, so that R replicas with equal shards normalise (and update their
+    /// running statistics) exactly as one process on the whole batch does. Evaluation graphs,
+    /// which use the running statistics, are unchanged. `None` goes back to per-replica
+    /// statistics.
+    pub fn sync_batch_norm(&mut self, replicas: Option<Arc<dyn Replicas>>) {
+        self.batch_norm_replicas = replicas;
+    }
+
+    /// Whether training graphs synchronise BatchNorm (see [`Model::sync_batch_norm`]).
+    pub fn batch_norm_synchronised(&self) -> bool {
+        self.batch_norm_replicas.is_some()
+    }
+
     /// Keeps the layers under each of `prefixes` (layer paths such as `conv1`, `layer1` or
     /// `features.0`) fixed in training: training steps compute no gradient for their
     /// parameters (so no optimizer changes them), and they run in eval mode — BatchNorm
@@ -320,6 +340,7 @@ impl<T: Element> Model<T> {
         let mut ctx = Ctx::new(&mut graph, mode);
         ctx.frozen = self.frozen.clone();
         ctx.fold_for_inference = fold_for_inference;
+        ctx.batch_norm_replicas = self.batch_norm_replicas.clone();
         let output = ctx.call(self.root.as_ref(), input)?;
         let Ctx {
             records,

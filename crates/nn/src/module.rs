@@ -24,9 +24,9 @@
 //! PyTorch's `LazyLinear` — and checked as a fixed size on every later build.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use convnet_autograd::{Graph, NodeId, ParamStore, Shape};
+use convnet_autograd::{Graph, NodeId, ParamStore, Replicas, Shape};
 use convnet_tensor::{ConvnetRng, Element};
 
 use crate::error::{NnError, Result};
@@ -231,6 +231,8 @@ pub struct Ctx<'g, T: Element = f32> {
     /// An inference graph: eval-mode layers may fold into their neighbours (BatchNorm into
     /// the convolution before it), since nothing reads their intermediate values.
     pub(crate) fold_for_inference: bool,
+    /// Replicas whose BatchNorm statistics are averaged in training (synchronised BatchNorm).
+    pub(crate) batch_norm_replicas: Option<Arc<dyn Replicas>>,
 }
 
 impl<T: Element> fmt::Debug for Ctx<'_, T> {
@@ -258,6 +260,7 @@ impl<'g, T: Element> Ctx<'g, T> {
             random_inputs: Vec::new(),
             frozen: Vec::new(),
             fold_for_inference: false,
+            batch_norm_replicas: None,
         }
     }
 
@@ -280,6 +283,12 @@ impl<'g, T: Element> Ctx<'g, T> {
     /// Whether the current layer builds in [`Mode::Train`] (see [`Ctx::mode`]).
     pub fn is_train(&self) -> bool {
         self.mode == Mode::Train
+    }
+
+    /// The replicas a training graph's BatchNorm averages its statistics over, when the
+    /// model has [synchronised BatchNorm](crate::Model::sync_batch_norm).
+    pub fn batch_norm_replicas(&self) -> Option<Arc<dyn Replicas>> {
+        self.batch_norm_replicas.clone()
     }
 
     /// True while building an inference graph, where an eval-mode layer may fold into its

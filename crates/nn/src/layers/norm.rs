@@ -11,8 +11,15 @@
 //! per-channel scale and shift, the scale folded into the weight of a convolution just before
 //! it where that is cheaper than a pass over the activation (see `inference_forward`). Keys: `weight` (γ), `bias` (β), `running_mean`, `running_var` —
 //! torchvision's names; `num_batches_tracked` is not kept.
+//!
+//! Synchronised ([`Model::sync_batch_norm`](crate::Model::sync_batch_norm)), train mode takes
+//! the replica mean of the shard's mean and of its squared deviations from the global mean,
+//! and n counts every replica's values: with equal shards these are the global batch's
+//! statistics, so R data-parallel replicas train as one process would.
 
-use convnet_autograd::{NodeId, Shape};
+use std::sync::Arc;
+
+use convnet_autograd::{Graph, NodeId, Shape};
 use convnet_tensor::Element;
 
 use crate::error::{NnError, Result};
@@ -284,12 +291,25 @@ impl<T: Element> Module<T> for BatchNorm {
             return self.inference_forward(ctx, x, rm, rv, &bshape);
         }
         let train = ctx.is_train();
+        // Synchronised BatchNorm: the statistics of the global batch, as the mean over the
+        // replicas of each replica's statistics (equal shards make that the global mean).
+        let replicas = if train {
+            ctx.batch_norm_replicas()
+        } else {
+            None
+        };
         let g = ctx.graph();
         let (mean, var) = if train {
+            let over_replicas = |g: &mut Graph<T>, v: NodeId| match &replicas {
+                Some(r) => g.replica_mean(v, Arc::clone(r)),
+                None => Ok(v),
+            };
             let mean = g.mean(x, &axes, true)?;
+            let mean = over_replicas(g, mean)?;
             let d = g.sub(x, mean)?;
             let d2 = g.square(d)?;
             let var = g.mean(d2, &axes, true)?;
+            let var = over_replicas(g, var)?;
             (mean, var)
         } else {
             (
@@ -310,11 +330,16 @@ impl<T: Element> Module<T> for BatchNorm {
             y = g.add(yw, b)?;
         }
         if train {
-            // n/(n − 1) from a ones tensor shaped like one channel of x (n may involve B).
+            // n/(n − 1) from a ones tensor shaped like one channel of x (n may involve B);
+            // synchronised, n counts the values of all replicas.
             let mut one_channel: Vec<_> = s.dims().to_vec();
             one_channel[1] = convnet_autograd::Dim::Fixed(1);
             let ones = g.fill(Shape::from(one_channel), 1.0);
             let n = g.sum_all(ones)?;
+            let n = match &replicas {
+                Some(r) => g.scale(n, r.count() as f64)?,
+                None => n,
+            };
             let nm1 = g.add_scalar(n, -1.0)?;
             let one = g.scalar(1.0);
             let nm1 = g.maximum(nm1, one)?;
