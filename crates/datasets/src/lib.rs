@@ -58,5 +58,5 @@ pub use download::{Progress, download, download_files, download_with_progress};
 pub use error::{DatasetError, Result};
 pub use folder::{FolderOptions, FolderReport, Skipped, load_folder};
 pub use fsutil::write_atomically;
-pub use loader::{Batch, DataLoader, LoaderConfig};
+pub use loader::{Batch, DataLoader, LoaderConfig, Shard};
 pub use transform::{Augment, ColorJitter, ResizedCrop};

@@ -70,6 +70,9 @@ pub struct Batch {
     pub labels: Vec<usize>,
     /// Position of this batch within its epoch.
     pub index: usize,
+    /// Examples in the whole batch across all shards (equal to `labels.len()` unless the
+    /// loader is [sharded](DataLoader::sharded)).
+    pub global_len: usize,
 }
 
 /// Draws batches from a data set.
@@ -77,6 +80,31 @@ pub struct Batch {
 pub struct DataLoader {
     dataset: Dataset,
     config: LoaderConfig,
+    shard: Shard,
+}
+
+/// Which part of every batch a loader yields: data-parallel rank `rank` of `ranks` takes the
+/// `rank`-th of `ranks` near-equal consecutive slices of each global batch, so the ranks
+/// together see exactly the examples, in the same batches, that one unsharded loader yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..ranks`.
+    pub rank: usize,
+    /// Number of shards.
+    pub ranks: usize,
+}
+
+impl Shard {
+    /// The whole batch.
+    pub const WHOLE: Shard = Shard { rank: 0, ranks: 1 };
+
+    /// The positions `lo..hi` of this shard within a batch of `len` examples: slice `rank` of
+    /// `len` split into `ranks` parts whose sizes differ by at most one.
+    pub fn range(&self, len: usize) -> std::ops::Range<usize> {
+        // len·rank ≤ len·ranks, which fits: len is a batch size and ranks a process count,
+        // both checked to be small when the shard is made.
+        len * self.rank / self.ranks..len * (self.rank + 1) / self.ranks
+    }
 }
 
 impl DataLoader {
@@ -110,7 +138,35 @@ impl DataLoader {
                 )));
             }
         }
-        Ok(DataLoader { dataset, config })
+        Ok(DataLoader {
+            dataset,
+            config,
+            shard: Shard::WHOLE,
+        })
+    }
+
+    /// This loader yielding only shard `rank` of `ranks` of every batch (see [`Shard`]); the
+    /// order, the batches and each example's augmentation are those of the unsharded loader.
+    pub fn sharded(mut self, rank: usize, ranks: usize) -> Result<Self> {
+        if ranks == 0 || rank >= ranks || ranks > 1 << 20 {
+            return Err(DatasetError::Invalid(format!(
+                "data loader: shard {rank} of {ranks} does not exist"
+            )));
+        }
+        self.shard = Shard { rank, ranks };
+        Ok(self)
+    }
+
+    /// The part of each batch this loader yields.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// The size of every batch of an epoch, across all shards, in order (the last is smaller
+    /// unless the data set divides evenly or `drop_last` is set).
+    pub fn batch_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        let (n, b) = (self.dataset.len(), self.config.batch_size);
+        (0..self.batches_per_epoch()).map(move |i| b.min(n - i * b))
     }
 
     /// The data set batches are drawn from.
@@ -163,6 +219,7 @@ impl DataLoader {
             config: self.config.clone(),
             order,
             epoch,
+            shard: self.shard,
         };
         if !self.config.prefetch {
             return EpochIter {
@@ -190,6 +247,7 @@ impl DataLoader {
                     dataset,
                     config,
                     epoch,
+                    shard: self.shard,
                 };
                 EpochIter {
                     inner: Inner::Inline {
@@ -210,12 +268,17 @@ struct BatchJob {
     config: LoaderConfig,
     order: Vec<u32>,
     epoch: u64,
+    shard: Shard,
 }
 
 impl BatchJob {
     fn make(&self, b: usize) -> Batch {
         let bs = self.config.batch_size;
-        let ids = &self.order[b * bs..((b + 1) * bs).min(self.order.len())];
+        let start = b * bs;
+        let global = &self.order[start..(start + bs).min(self.order.len())];
+        let mine = self.shard.range(global.len());
+        let first = start + mine.start;
+        let ids = &global[mine];
         let [c, h, w] = self.dataset.image_shape;
         let [oh, ow] = self.config.output_size.unwrap_or([h, w]);
         let (zeros, ones) = (vec![0.0f32; c], vec![1.0f32; c]);
@@ -231,11 +294,14 @@ impl BatchJob {
             std,
             augment: self.config.augment,
         };
-        let mut rng = rng_from_seed(mix(self.config.seed ^ mix(self.epoch ^ mix(b as u64))));
         let per = c * oh * ow;
         let mut data = vec![0f32; ids.len() * per];
         let mut labels = Vec::with_capacity(ids.len());
+        let epoch_seed = mix(self.config.seed ^ mix(self.epoch));
         for (k, &id) in ids.iter().enumerate() {
+            // Each example's augmentation is drawn from its own position in the epoch, so a
+            // shard renders exactly what the unsharded batch holds at those positions.
+            let mut rng = rng_from_seed(mix(epoch_seed ^ mix((first + k) as u64)));
             labels.push(self.dataset.label(id as usize));
             pipeline.render(
                 self.dataset.image(id as usize),
@@ -249,6 +315,7 @@ impl BatchJob {
             images,
             labels,
             index: b,
+            global_len: global.len(),
         }
     }
 }

@@ -182,3 +182,43 @@ fn flip_mirrors_and_crop_shifts() {
 fn bad_configuration_is_rejected() {
     assert!(DataLoader::new(mnist_test(), LoaderConfig::new(0, 1)).is_err());
 }
+
+#[test]
+fn shards_together_are_the_whole_batches_augmentation_included() {
+    // 1000 examples in batches of 96: ten of 96 and a last of 40, split over 3 ranks as
+    // 32/32/32 and 13/13/14.
+    let mut cfg = LoaderConfig::new(96, 5);
+    cfg.augment = Augment {
+        crop_padding: Some(2),
+        horizontal_flip: true,
+        ..Augment::default()
+    };
+    let whole = DataLoader::new(mnist_test(), cfg).unwrap();
+    assert_eq!(whole.batch_sizes().collect::<Vec<_>>().last(), Some(&40));
+    let shards: Vec<DataLoader> = (0..3)
+        .map(|r| whole.clone().sharded(r, 3).unwrap())
+        .collect();
+    let per_shard: Vec<Vec<_>> = shards
+        .iter()
+        .map(|s| s.epoch(1).map(|b| b.unwrap()).collect())
+        .collect();
+    for (i, (images, labels)) in batches(&whole, 1).into_iter().enumerate() {
+        let mut joined_images = Vec::new();
+        let mut joined_labels = Vec::new();
+        for (r, shard) in per_shard.iter().enumerate() {
+            let b = &shard[i];
+            assert_eq!(b.global_len, labels.len());
+            assert_eq!(b.labels.len(), shards[r].shard().range(labels.len()).len());
+            joined_images.extend(b.images.to_vec());
+            joined_labels.extend(b.labels.iter().copied());
+        }
+        assert_eq!(joined_labels, labels, "batch {i}");
+        assert!(
+            joined_images == images,
+            "batch {i}: the shards' pixels differ"
+        );
+    }
+    assert_eq!(per_shard[2].last().unwrap().labels.len(), 14);
+    assert!(whole.clone().sharded(3, 3).is_err());
+    assert!(whole.sharded(0, 0).is_err());
+}
