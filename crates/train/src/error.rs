@@ -43,6 +43,10 @@ pub enum TrainError {
     /// A non-finite loss or another condition that stops training.
     #[error("{0}")]
     Training(String),
+    /// Data-parallel training cannot go on: the ranks disagree, a shard would be empty, or a
+    /// collective failed (the message names the rank).
+    #[error("data-parallel training: {0}")]
+    Distributed(String),
     /// A checkpoint belongs to a run this `fit` would not continue exactly.
     #[error("cannot resume exactly: {0}")]
     Resume(String),

@@ -8,9 +8,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use convnet_datasets::DataLoader;
+use convnet_dist::Communicator;
 use convnet_nn::autograd::RunOptions;
 use convnet_nn::{Inference, Loss, Model, ParamStore, TrainStep};
 use convnet_optim::schedule::Scheduler;
@@ -19,8 +21,9 @@ use convnet_tensor::{Tensor, mix_seed as mix};
 
 use crate::callbacks::{Callback, Control, StepInfo};
 use crate::checkpoint::{Checkpoint, TrainPosition};
+use crate::data_parallel::{CommunicationReport, DataParallel};
 use crate::error::{Result, TrainError};
-use crate::log::{CsvLog, EpochRecord};
+use crate::log::{CsvLog, EpochRecord, StepLog};
 use crate::metrics::{Running, confusion_matrix};
 use crate::progress::{EpochProgress, ProgressMode};
 
@@ -45,6 +48,8 @@ pub struct FitConfig {
     pub progress: ProgressMode,
     /// Append one row per epoch here.
     pub csv_log: Option<PathBuf>,
+    /// Append one row per step here (see [`StepLog`]).
+    pub step_log: Option<PathBuf>,
     /// Write `last.safetensors` (every epoch and every `checkpoint_every` steps) and
     /// `best.safetensors` (best validation accuracy) here.
     pub checkpoint_dir: Option<PathBuf>,
@@ -74,6 +79,7 @@ impl FitConfig {
             seed,
             progress: ProgressMode::Auto,
             csv_log: None,
+            step_log: None,
             checkpoint_dir: None,
             checkpoint_every: None,
             limit_train_batches: None,
@@ -115,6 +121,8 @@ pub struct FitReport {
     /// Whether the call ended before `epochs`: a callback stopped it, or
     /// [`FitConfig::stop_after_steps`] was reached.
     pub stopped_early: bool,
+    /// Time and traffic of the data-parallel collectives (all zero on one rank).
+    pub communication: CommunicationReport,
 }
 
 /// A model with its parameters, optimizer and schedule, ready to fit.
@@ -144,6 +152,8 @@ pub struct Trainer {
     resumed: Option<Resumed>,
     /// Every step runs in check mode (see [`Trainer::set_check_numerics`]).
     check_numerics: bool,
+    /// The ranks this trainer trains with (one, unless [`Trainer::set_communicator`]).
+    parallel: DataParallel,
 }
 
 /// The saved run's shape and seed (checked against the resumed `fit`) and the callbacks'
@@ -219,7 +229,30 @@ impl Trainer {
             shape: BTreeMap::new(),
             resumed: None,
             check_numerics: false,
+            parallel: DataParallel {
+                synchronised_batch_norm: model.batch_norm_synchronised(),
+                ..DataParallel::default()
+            },
         })
+    }
+
+    /// Trains data-parallel over `comm`'s ranks: every rank runs `fit` with the same model,
+    /// data and options; each takes its shard of every global batch and the gradients are
+    /// averaged before each update (see the `data_parallel` module). One rank (the default)
+    /// is training as usual. For synchronised BatchNorm, the model must have been given
+    /// [`replicas`](crate::replicas)`(&comm)` before the trainer was made.
+    pub fn set_communicator(&mut self, comm: Arc<dyn Communicator>) {
+        self.parallel.comm = comm;
+    }
+
+    /// The ranks this trainer trains with.
+    pub fn communicator(&self) -> &Arc<dyn Communicator> {
+        &self.parallel.comm
+    }
+
+    /// The size of the buckets gradients are reduced in (default 4 MiB).
+    pub fn set_bucket_bytes(&mut self, bytes: usize) {
+        self.parallel.bucket_bytes = bytes.max(4);
     }
 
     /// The most intermediate memory a training step at `batch` holds at once (activations,
@@ -370,19 +403,26 @@ impl Trainer {
     }
 
     fn save(&self, config: &FitConfig, name: &str) -> Result<()> {
+        if !self.parallel.comm.is_root() {
+            return Ok(());
+        }
         if let Some(dir) = &config.checkpoint_dir {
             self.checkpoint(config).save(&dir.join(name))?;
         }
         Ok(())
     }
 
-    /// One optimizer step on a batch; returns the loss and the logits.
+    /// One optimizer step on a batch of which this rank holds `images` (all of it on one
+    /// rank; `global_len` examples across the ranks); returns the global batch's mean loss
+    /// and its metric sums.
     pub(crate) fn train_batch(
         &mut self,
         images: &Tensor<f32>,
         targets: &[usize],
+        global_len: usize,
         seed: u64,
-    ) -> Result<(f64, Tensor<f32>)> {
+    ) -> Result<(f64, Running)> {
+        let seed = self.parallel.step_seed(seed);
         self.step.reseed(mix(seed ^ mix(self.position.step)));
         let at = format!(
             "step {} (epoch {})",
@@ -395,7 +435,16 @@ impl Trainer {
             }
             other => other?,
         };
-        if !out.loss.is_finite() {
+        let local = Running::of(out.loss, &out.output, targets);
+        let global = self.parallel.sum_metrics(local)?;
+        // The global batch's loss, the same on every rank, so that all agree on whether it is
+        // finite (and all re-run in check mode together). One rank: the step's own loss.
+        let loss = if self.parallel.is_parallel() {
+            global.loss()
+        } else {
+            out.loss
+        };
+        if !loss.is_finite() {
             // Nothing has been updated by this step: run it again, the same way, in check
             // mode, so the message names where the first NaN or infinity appeared.
             self.step.reseed(mix(seed ^ mix(self.position.step)));
@@ -410,16 +459,18 @@ impl Trainer {
                 Ok(_) => "re-run in check mode, the step found no non-finite value".into(),
             };
             return Err(TrainError::Training(format!(
-                "loss became {} at {at}; {found}. Lower the learning rate (or clip gradients)",
-                out.loss
+                "loss became {loss} at {at}; {found}. Lower the learning rate (or clip gradients)"
             )));
         }
         let mut grads = out.grads;
+        self.parallel
+            .average_gradients(&mut grads, targets.len() as f64 / global_len.max(1) as f64)?;
         if let Some(max) = self.clip_norm {
             clip_grad_norm(&mut grads, max)?;
         }
         self.optimizer.step(&mut self.params, &grads)?;
-        Ok((out.loss, out.output))
+        self.parallel.average_buffers(&mut self.params)?;
+        Ok((loss, global))
     }
 
     /// Trains for `config.epochs` epochs in total (counting epochs already done by a resumed
@@ -431,7 +482,21 @@ impl Trainer {
         config: &FitConfig,
     ) -> Result<FitReport> {
         let mut report = FitReport::default();
-        let mut log = config.csv_log.as_deref().map(CsvLog::open).transpose()?;
+        let root = self.parallel.comm.is_root();
+        // Only rank 0 prints, logs and writes checkpoints (see `save`).
+        let mut log = match &config.csv_log {
+            Some(path) if root => Some(CsvLog::open(path)?),
+            _ => None,
+        };
+        let mut step_log = match &config.step_log {
+            Some(path) if root => Some(StepLog::open(path)?),
+            _ => None,
+        };
+        let progress_mode = if root {
+            config.progress
+        } else {
+            ProgressMode::Silent
+        };
         self.clip_norm = config.clip_grad_norm;
         let per_epoch = config
             .limit_train_batches
@@ -440,6 +505,11 @@ impl Trainer {
             });
         self.shape = run_shape(train, val, config);
         self.continue_resumed(config)?;
+        // This rank's shard of every batch (the loader itself on one rank), after checking
+        // that all ranks run the same fit; then every rank starts from rank 0's parameters.
+        let description = self.describe_run(train, val, config);
+        let train = &self.parallel.start(&description, train)?;
+        self.parallel.broadcast_params(&mut self.params)?;
         if config
             .stop_after_steps
             .is_some_and(|s| self.position.step >= s)
@@ -447,12 +517,13 @@ impl Trainer {
             // Resumed from a run that had already reached its stop: take no further step.
             report.stopped_early = true;
             report.position = self.position;
+            report.communication = self.parallel.report;
             return Ok(report);
         }
         while self.position.epoch < config.epochs {
             let epoch = self.position.epoch;
             let label = format!("epoch {}/{}", epoch + 1, config.epochs);
-            let progress = EpochProgress::new(config.progress, &label, per_epoch);
+            let progress = EpochProgress::new(progress_mode, &label, per_epoch);
             let started = Instant::now();
             let start = self.position.batch_in_epoch as usize;
             if start == 0 {
@@ -465,8 +536,18 @@ impl Trainer {
                 .take(per_epoch.saturating_sub(start))
             {
                 let batch = batch?;
-                let (loss, logits) = self.train_batch(&batch.images, &batch.labels, config.seed)?;
-                self.running.add(loss, &logits, &batch.labels);
+                let (loss, sums) =
+                    self.train_batch(&batch.images, &batch.labels, batch.global_len, config.seed)?;
+                self.running.merge(&sums);
+                if let Some(log) = &mut step_log {
+                    log.append(
+                        self.position.step + 1,
+                        epoch + 1,
+                        batch.index,
+                        loss,
+                        self.optimizer.learning_rate(),
+                    )?;
+                }
                 report.step_losses.push(loss);
                 self.position.step += 1;
                 self.position.batch_in_epoch += 1;
@@ -512,6 +593,7 @@ impl Trainer {
                     progress.finish();
                     report.stopped_early = true;
                     report.position = self.position;
+                    report.communication = self.parallel.report;
                     return Ok(report);
                 }
             }
@@ -549,6 +631,7 @@ impl Trainer {
             for cb in &mut self.callbacks {
                 stop |= cb.on_epoch_end(&record) == Control::Stop;
             }
+            let stop = self.parallel.root_decides(stop)?;
             if let Some(acc) = record.val_accuracy
                 && acc > self.best_accuracy
             {
@@ -565,6 +648,7 @@ impl Trainer {
             }
         }
         report.position = self.position;
+        report.communication = self.parallel.report;
         Ok(report)
     }
 
@@ -576,19 +660,85 @@ impl Trainer {
         Ok(())
     }
 
-    /// Loss, accuracy, top-5 and confusion matrix on a loader's data (eval mode).
+    /// Loss, accuracy, top-5 and confusion matrix on a loader's data (eval mode). With
+    /// several ranks, each evaluates its shard of every batch and the results are reduced:
+    /// every rank must call it with the same loader.
     pub fn evaluate(
         &self,
         loader: &DataLoader,
         limit_batches: Option<usize>,
     ) -> Result<EvalReport> {
-        evaluate(
+        if !self.parallel.is_parallel() {
+            return evaluate(
+                &self.evaluator,
+                &self.params,
+                loader,
+                limit_batches,
+                self.classes,
+            );
+        }
+        let shard = loader
+            .clone()
+            .sharded(self.parallel.rank(), self.parallel.size())?;
+        evaluate_on(
             &self.evaluator,
             &self.params,
-            loader,
+            &shard,
             limit_batches,
             self.classes,
+            &self.parallel,
         )
+    }
+
+    /// This rank's shard of `loader` (all of it on one rank), after every rank has taken
+    /// rank 0's parameters.
+    pub(crate) fn parallel_shard(&mut self, loader: &DataLoader) -> Result<DataLoader> {
+        self.parallel.broadcast_params(&mut self.params)?;
+        Ok(loader
+            .clone()
+            .sharded(self.parallel.rank(), self.parallel.size())?)
+    }
+
+    /// What every rank of a data-parallel fit must agree on, one item a line.
+    fn describe_run(
+        &self,
+        train: &DataLoader,
+        val: Option<&DataLoader>,
+        config: &FitConfig,
+    ) -> String {
+        let mut lines: Vec<String> = self
+            .params
+            .iter()
+            .map(|(name, t)| format!("parameter {name} {:?}", t.shape()))
+            .collect();
+        lines.extend(self.shape.iter().map(|(k, v)| format!("run {k} = {v}")));
+        lines.push(format!("train loader {:?}", train.config()));
+        lines.push(format!("validation loader {:?}", val.map(|v| v.config())));
+        lines.push(format!(
+            "fit seed {}, epochs {}, clip {:?}, limits {:?}/{:?}, stop after {:?}, schedule {:?}",
+            config.seed,
+            config.epochs,
+            config.clip_grad_norm,
+            config.limit_train_batches,
+            config.limit_val_batches,
+            config.stop_after_steps,
+            config.schedule_unit
+        ));
+        lines.push(format!("position {:?}", self.position));
+        lines.push(format!(
+            "batch norm {}",
+            if self.parallel.synchronised_batch_norm {
+                "synchronised"
+            } else {
+                "per rank"
+            }
+        ));
+        lines.push(format!(
+            "optimizer {} at lr {}",
+            self.optimizer.name(),
+            self.optimizer.learning_rate()
+        ));
+        lines.join("\n")
     }
 }
 
@@ -600,12 +750,35 @@ pub fn evaluate(
     limit_batches: Option<usize>,
     classes: usize,
 ) -> Result<EvalReport> {
+    evaluate_on(
+        evaluator,
+        params,
+        loader,
+        limit_batches,
+        classes,
+        &DataParallel::default(),
+    )
+}
+
+/// [`evaluate`] on this rank's shard, the sums reduced over the ranks.
+fn evaluate_on(
+    evaluator: &Inference<f32>,
+    params: &ParamStore<f32>,
+    loader: &DataLoader,
+    limit_batches: Option<usize>,
+    classes: usize,
+    parallel: &DataParallel,
+) -> Result<EvalReport> {
     let started = Instant::now();
     let mut running = Running::default();
     let mut confusion = vec![vec![0; classes]; classes];
     let limit = limit_batches.unwrap_or(usize::MAX);
     for batch in loader.epoch(0).take(limit) {
         let batch = batch?;
+        if batch.labels.is_empty() {
+            // A shard of a batch smaller than the number of ranks.
+            continue;
+        }
         let (loss, logits) = evaluator.evaluate(params, &batch.images, &batch.labels)?;
         running.add(loss, &logits, &batch.labels);
         for (t, row) in confusion_matrix(&logits, &batch.labels, classes)
@@ -617,6 +790,7 @@ pub fn evaluate(
             }
         }
     }
+    parallel.sum_evaluation(&mut running, &mut confusion)?;
     Ok(EvalReport {
         loss: running.loss(),
         accuracy: running.accuracy(),

@@ -51,6 +51,7 @@
 
 pub mod callbacks;
 pub mod checkpoint;
+pub mod data_parallel;
 pub mod error;
 pub mod fit;
 pub mod inspect;
@@ -62,10 +63,11 @@ pub mod progress;
 
 pub use callbacks::{Callback, Control, EarlyStopping, StepInfo};
 pub use checkpoint::{Checkpoint, TrainPosition};
+pub use data_parallel::{CommunicationReport, replicas};
 pub use error::{Result, TrainError};
 pub use fit::{EvalReport, FitConfig, FitReport, ScheduleUnit, Trainer, evaluate, predict};
 pub use inspect::{LayerStats, TensorStats, format_layer_stats, layer_stats};
-pub use log::{CsvLog, EpochRecord, read_csv_log};
+pub use log::{CsvLog, EpochRecord, StepLog, read_csv_log};
 pub use lr_find::{LrPoint, LrRangeTest};
 pub use metrics::Running;
 pub use pictures::{Image, feature_maps, filter_grid, training_curves};

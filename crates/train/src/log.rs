@@ -65,24 +65,9 @@ impl CsvLog {
     /// Opens `path` for appending (a resumed run continues its log); writes the header if the
     /// file is new or empty.
     pub fn open(path: &Path) -> Result<CsvLog> {
-        let err = |source| TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(err)?;
-        if file.metadata().map_err(err)?.len() == 0 {
-            writeln!(file, "{CSV_HEADER}").map_err(err)?;
-        }
         Ok(CsvLog {
             path: path.to_path_buf(),
-            file,
+            file: open_for_append(path, CSV_HEADER)?,
         })
     }
 
@@ -94,6 +79,70 @@ impl CsvLog {
                 path: self.path.clone(),
                 source,
             })
+    }
+}
+
+/// Opens `path` for appending, creating its folder, and writes `header` if the file is new
+/// or empty.
+fn open_for_append(path: &Path, header: &str) -> Result<File> {
+    let err = |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(err)?;
+    if file.metadata().map_err(err)?.len() == 0 {
+        writeln!(file, "{header}").map_err(err)?;
+    }
+    Ok(file)
+}
+
+/// The step log's first line.
+pub const STEP_CSV_HEADER: &str = "step,epoch,batch,loss,learning_rate";
+
+/// Appends one row per optimizer step — the training curve at full resolution, the loss
+/// written so that it reads back to the same f64 — flushed as each step ends.
+#[derive(Debug)]
+pub struct StepLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl StepLog {
+    /// Opens `path` for appending (a resumed run continues it); writes the header if the file
+    /// is new or empty.
+    pub fn open(path: &Path) -> Result<StepLog> {
+        Ok(StepLog {
+            path: path.to_path_buf(),
+            file: open_for_append(path, STEP_CSV_HEADER)?,
+        })
+    }
+
+    /// Appends step `step` (1-based, counting the whole run) of `epoch` (1-based), batch
+    /// `batch` of the epoch (0-based).
+    pub fn append(
+        &mut self,
+        step: u64,
+        epoch: u64,
+        batch: usize,
+        loss: f64,
+        learning_rate: f64,
+    ) -> Result<()> {
+        writeln!(
+            self.file,
+            "{step},{epoch},{batch},{loss:e},{learning_rate:e}"
+        )
+        .and_then(|_| self.file.flush())
+        .map_err(|source| TrainError::Io {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 

@@ -113,6 +113,8 @@ impl Trainer {
         steps: usize,
         seed: u64,
     ) -> Result<(Vec<LrPoint>, bool)> {
+        // Data-parallel: this rank's shard of each batch, from rank 0's parameters.
+        let train = &self.parallel_shard(train)?;
         let mut points = Vec::with_capacity(steps);
         let (mut avg, mut best) = (0.0, f64::INFINITY);
         let mut epoch = 0;
@@ -130,7 +132,8 @@ impl Trainer {
                         .ok_or_else(|| TrainError::Invalid("lr-find: no training data".into()))??
                 }
             };
-            let loss = match self.train_batch(&batch.images, &batch.labels, seed) {
+            let loss = match self.train_batch(&batch.images, &batch.labels, batch.global_len, seed)
+            {
                 Ok((loss, _)) => loss,
                 // A non-finite loss is where the sweep was going: the rate is far too large.
                 Err(TrainError::Training(_)) => return Ok((points, true)),

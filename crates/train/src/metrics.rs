@@ -19,11 +19,26 @@ pub struct Running {
 impl Running {
     /// Adds one batch: its mean loss and its logits `[B, C]` against `labels`.
     pub fn add<T: Element>(&mut self, mean_loss: f64, logits: &Tensor<T>, labels: &[usize]) {
+        self.merge(&Running::of(mean_loss, logits, labels));
+    }
+
+    /// The sums of one batch with mean loss `mean_loss`.
+    pub fn of<T: Element>(mean_loss: f64, logits: &Tensor<T>, labels: &[usize]) -> Running {
         let b = labels.len();
-        self.loss_sum += mean_loss * b as f64;
-        self.correct += top_k_correct(logits, labels, 1);
-        self.correct_top5 += top_k_correct(logits, labels, 5);
-        self.count += b;
+        Running {
+            loss_sum: mean_loss * b as f64,
+            correct: top_k_correct(logits, labels, 1),
+            correct_top5: top_k_correct(logits, labels, 5),
+            count: b,
+        }
+    }
+
+    /// Adds another set of sums (a batch's, or another rank's) to these.
+    pub fn merge(&mut self, other: &Running) {
+        self.loss_sum += other.loss_sum;
+        self.correct += other.correct;
+        self.correct_top5 += other.correct_top5;
+        self.count += other.count;
     }
 
     /// Mean loss per example (NaN before any batch).
