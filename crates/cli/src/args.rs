@@ -190,9 +190,17 @@ pub struct TrainArgs {
     pub host: String,
     #[arg(long, value_enum, default_value_t = ProgressName::Auto)]
     pub progress: ProgressName,
-    /// Number of threads (default: all cores).
+    /// Number of threads (default: all cores; under mpirun give each rank its share).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Under mpirun: compute BatchNorm's batch statistics over the global batch (all ranks'
+    /// shards) instead of each rank's own, so N ranks train exactly as one process would.
+    /// Needs a batch size divisible by the number of ranks.
+    #[arg(long)]
+    pub sync_bn: bool,
+    /// Under mpirun: reduce gradients in buckets of this many MiB.
+    #[arg(long, default_value_t = 4.0)]
+    pub bucket_mib: f64,
     /// Check every value of every step for NaN and infinity; stop at the first, naming the
     /// layer, the op and its inputs (slower). Without it, a non-finite loss re-runs that one
     /// step this way to say where it broke.

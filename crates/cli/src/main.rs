@@ -6,6 +6,8 @@
 
 #![warn(missing_docs)]
 
+#[macro_use]
+mod world;
 mod alloc_count;
 mod args;
 mod commands;
@@ -55,7 +57,29 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or_default() {
+    // Under `mpirun` this joins the job (or refuses, in a build without MPI); a process
+    // started on its own is a world of one.
+    let world = match convnet_dist::init() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    world::set(world.clone());
+    // A panic or an error on one rank must end the whole job: the other ranks may be waiting
+    // for it in a collective, and rsmpi's normal ending (MPI_Finalize) would wait for them.
+    convnet_dist::abort_on_panic(world.clone());
+    let command = cli.command.unwrap_or_default();
+    if world.size() > 1 && !matches!(command, Command::Train(_) | Command::LrFind(_)) {
+        eprintln!(
+            "error: rank {}: only `convnet train` and `convnet lr-find` run data-parallel; start \
+             this command without mpirun",
+            world.rank()
+        );
+        world.abort(2);
+    }
+    let result = match command {
         Command::Train(a) => commands::train::run(*a),
         Command::LrFind(a) => commands::train::lr_find(*a),
         Command::Eval(a) => commands::eval::run(a),
@@ -69,7 +93,19 @@ fn main() -> ExitCode {
         Command::Download(a) => commands::catalog::download(a),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            world.finish();
+            ExitCode::SUCCESS
+        }
+        Err(f) if world.size() > 1 => {
+            eprintln!(
+                "error: rank {} of {}: {}",
+                world.rank(),
+                world.size(),
+                f.message
+            );
+            world.abort(i32::from(f.code))
+        }
         Err(f) => {
             eprintln!("error: {}", f.message);
             ExitCode::from(f.code)

@@ -54,11 +54,8 @@ impl Mpi {
         let world = universe.world();
         let library = mpi::environment::library_version()
             .ok()
-            .and_then(|v| {
-                v.lines()
-                    .next()
-                    .map(|l| l.trim().trim_end_matches(',').to_string())
-            })
+            // "Open MPI v4.1.4, package: Debian OpenMPI, ident: …": the name and version.
+            .and_then(|v| v.split([',', '\n']).next().map(|l| l.trim().to_string()))
             .unwrap_or_else(|| "MPI".into());
         Ok(Mpi {
             rank: world.rank() as usize,

@@ -244,10 +244,10 @@ fn centre_crop(src: &[u8], [c, h, w]: [usize; 3], [oh, ow]: [usize; 2]) -> Vec<u
 pub fn read_folder(path: &Path, opts: &FolderOptions) -> Result<Dataset, Failure> {
     let (data, report) = convnet_datasets::load_folder(path, opts).map_err(dataset_failure)?;
     for s in &report.skipped {
-        eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+        note!("warning: skipped {}: {}", s.path.display(), s.reason);
     }
     if !report.skipped.is_empty() {
-        eprintln!(
+        note!(
             "skipped {} of {} files in {} (--strict-images refuses such folders instead)",
             report.skipped.len(),
             report.images + report.skipped.len(),
@@ -255,7 +255,7 @@ pub fn read_folder(path: &Path, opts: &FolderOptions) -> Result<Dataset, Failure
         );
     }
     let bytes = (report.images * opts.channels * opts.size * opts.size) as u64;
-    eprintln!(
+    note!(
         "decoded {} images from {} in {:.2}s ({:.0} images/s on {} threads), stored at {}×{} \
          ({} in memory)",
         report.images,

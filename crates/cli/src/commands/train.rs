@@ -113,7 +113,7 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         let frozen = model
             .freeze(&args.freeze)
             .map_err(|e| Failure::usage(e.to_string()))?;
-        eprintln!(
+        note!(
             "frozen: {} tensors under {} ({} of {} parameters train)",
             frozen.len(),
             args.freeze.join(", "),
@@ -140,7 +140,7 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
     };
     let train = DataLoader::new(train_set, train_cfg).map_err(Failure::run)?;
     let val = DataLoader::new(val_set, eval_cfg(256)).map_err(Failure::run)?;
-    eprintln!(
+    note!(
         "{} on {}: {} train / {} validation images{}, {} classes, input {} (loaded in {:.1}s); \
          {} parameters",
         model_name,
@@ -156,7 +156,7 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         loaded.elapsed().as_secs_f64(),
         convnet_nn::summary::fmt_count(model.num_params() as u64),
     );
-    eprintln!(
+    note!(
         "{} epochs, batch {}, {:?} lr {} (weight decay {}), {:?} schedule, augmentation {}",
         recipe.epochs,
         recipe.batch_size,
@@ -167,6 +167,28 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         if recipe.augment { "on" } else { "off" }
     );
 
+    let world = crate::world::get();
+    if world.size() > 1 {
+        note!(
+            "data-parallel on {}: each rank trains on its share of every batch of {}{}",
+            world.describe(),
+            recipe.batch_size,
+            if args.sync_bn {
+                ", BatchNorm synchronised"
+            } else {
+                ", BatchNorm statistics per rank"
+            }
+        );
+    }
+    if !(args.bucket_mib > 0.0 && args.bucket_mib <= 1024.0) {
+        return Err(Failure::usage(format!(
+            "--bucket-mib {} is not between 0 and 1024",
+            args.bucket_mib
+        )));
+    }
+    if args.sync_bn {
+        model.sync_batch_norm(Some(convnet_train::replicas(&world)));
+    }
     let steps_per_epoch = args
         .limit_train_batches
         .map_or(train.batches_per_epoch(), |l| {
@@ -181,9 +203,14 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         seed,
     )
     .map_err(Failure::run)?;
+    trainer.set_communicator(world.clone());
+    trainer.set_bucket_bytes((args.bucket_mib * (1u64 << 20) as f64) as usize);
+    // The trainer's steps are built: what is built from the model from here on (the
+    // dashboard's inspection step, on rank 0 alone) must not wait for the other ranks.
+    model.sync_batch_norm(None);
     if let Some(path) = &args.resume {
         trainer.resume(path).map_err(Failure::run)?;
-        eprintln!(
+        note!(
             "resumed from {} at epoch {}, step {}",
             path.display(),
             trainer.position.epoch,
@@ -195,7 +222,7 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
     let peak = trainer
         .planned_peak_bytes(recipe.batch_size)
         .map_err(Failure::run)?;
-    eprintln!(
+    note!(
         "planned peak of a training step at batch {}: {} of activations and gradients \
          (+ {} of parameters)",
         recipe.batch_size,
@@ -203,7 +230,9 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         convnet_nn::summary::fmt_bytes(4 * model.num_params() as u64),
     );
     trainer.set_check_numerics(args.check_numerics);
-    trainer.callbacks.push(Box::new(PrintEpoch));
+    if world.is_root() {
+        trainer.callbacks.push(Box::new(PrintEpoch));
+    }
     if let Some(p) = args.early_stopping {
         trainer
             .callbacks
@@ -213,7 +242,7 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("runs/{model_name}-{}", source.short_name())));
-    let _dashboard = if args.dashboard {
+    let _dashboard = if args.dashboard && world.is_root() {
         Some(start_dashboard(
             &args,
             &model,
@@ -238,6 +267,7 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         ProgressName::None => ProgressMode::Silent,
     };
     fit.csv_log = Some(out.join("log.csv"));
+    fit.step_log = Some(out.join("steps.csv"));
     fit.checkpoint_dir = Some(out.clone());
     fit.checkpoint_every = args.checkpoint_every;
     fit.limit_train_batches = args.limit_train_batches;
@@ -264,12 +294,25 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
     let report = trainer
         .fit(&train, Some(&val), &fit)
         .map_err(Failure::run)?;
+    let c = report.communication;
+    if c.ranks > 1 && report.position.step > 0 {
+        let steps = report.step_losses.len().max(1) as f64;
+        say!(
+            "data-parallel: {} ranks; collectives took {:.2}s of the steps' time on rank 0 \
+             ({:.1} ms a step), {} of gradients a step in {:.1} allreduce call(s)",
+            c.ranks,
+            c.step_seconds,
+            1e3 * c.step_seconds / steps,
+            convnet_nn::summary::fmt_bytes((c.gradient_bytes as f64 / steps) as u64),
+            c.gradient_calls as f64 / steps
+        );
+    }
     if report.stopped_early
         && fit
             .stop_after_steps
             .is_some_and(|s| trainer.position.step >= s)
     {
-        println!(
+        say!(
             "stopped after step {}; resume with --resume {}",
             trainer.position.step,
             out.join("last.safetensors").display()
@@ -281,7 +324,7 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         let t = trainer
             .evaluate(&loader, args.limit_val_batches)
             .map_err(Failure::run)?;
-        println!(
+        say!(
             "test: loss {:.4}  accuracy {:.2}%  top-5 {:.2}%  ({} images)",
             t.loss,
             100.0 * t.accuracy,
@@ -289,19 +332,19 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
             t.count
         );
     } else if let Some(dir) = &dir {
-        println!(
+        say!(
             "test: the {source} test split is not in {}; validation figures above",
             dir.display()
         );
     } else {
-        println!(
+        say!(
             "test: an image folder has no test split; the validation figures above are on {} \
              held-out images (`convnet eval --checkpoint … --dataset FOLDER` scores another \
              folder)",
             val.dataset().len()
         );
     }
-    println!(
+    say!(
         "trained {} steps in {:.1}s; checkpoints and log.csv in {}",
         trainer.position.step,
         started.elapsed().as_secs_f64(),
@@ -365,7 +408,7 @@ fn builtin_data(
                 ),
                 other => format!("could not be downloaded ({other})"),
             };
-            eprintln!(
+            note!(
                 "mnist {why}; training on the built-in digits instead (`convnet download \
                  mnist` fetches MNIST)"
             );
@@ -491,7 +534,7 @@ fn folder_data(
             .and_then(|p| pretrained_stats(p, input[0]))
         {
             Some((m, s, whose)) => {
-                eprintln!("normalising with {whose} statistics, as the pretrained weights expect");
+                note!("normalising with {whose} statistics, as the pretrained weights expect");
                 (m, s)
             }
             None => train.channel_stats(),
@@ -548,7 +591,7 @@ fn load_pretrained(model: &Model<f32>, path: &Path, trainer: &mut Trainer) -> Re
     }
     let report = convnet_zoo::load_pretrained_file(model, path, &mut trainer.params)
         .map_err(Failure::run)?;
-    eprintln!(
+    note!(
         "loaded {} pretrained tensors from {}{}",
         report.loaded,
         path.display(),
@@ -559,7 +602,7 @@ fn load_pretrained(model: &Model<f32>, path: &Path, trainer: &mut Trainer) -> Re
         }
     );
     for (layer, was, now) in &report.replaced {
-        eprintln!(
+        note!(
             "replaced the classifier head `{layer}` ({was} → {now} classes): freshly initialised"
         );
     }
@@ -571,7 +614,7 @@ struct PrintEpoch;
 
 impl Callback for PrintEpoch {
     fn on_epoch_end(&mut self, r: &EpochRecord) -> Control {
-        println!(
+        say!(
             "epoch {:>3}  train loss {:.4} acc {:6.2}%  val loss {:.4} acc {:6.2}%  lr {:.2e}  {:.1}s  {:.0} img/s",
             r.epoch,
             r.train_loss,
@@ -650,9 +693,9 @@ fn start_dashboard(
     let server =
         DashboardServer::start(hub, &args.host, args.port.unwrap_or(0)).map_err(Failure::usage)?;
     trainer.callbacks.push(Box::new(monitor));
-    println!("dashboard: {}", server.url());
+    say!("dashboard: {}", server.url());
     if args.host != "127.0.0.1" && args.host != "localhost" {
-        eprintln!(
+        note!(
             "dashboard: listening on {}, reachable from the network",
             args.host
         );
@@ -677,12 +720,15 @@ fn write_lr_find(
             convnet_train::TrainError::Invalid(m) => Failure::usage(m),
             e => Failure::run(e),
         })?;
+    if !crate::world::is_root() {
+        return Ok(());
+    }
     let csv = test.to_csv();
     std::fs::create_dir_all(out).map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
     let path = out.join("lr_find.csv");
     convnet_datasets::write_atomically(&path, csv.as_bytes())
         .map_err(|e| Failure::run(format!("{}: {e}", path.display())))?;
-    println!(
+    say!(
         "lr-find: {} steps from {start:.1e} to {:.1e}{}",
         test.points.len(),
         test.points.last().map_or(start, |p| p.lr),
@@ -692,19 +738,19 @@ fn write_lr_find(
             ""
         }
     );
-    println!(
+    say!(
         "  too small:  below {:.1e} (the loss has not started to fall)",
         test.too_small_below
     );
-    println!(
+    say!(
         "  good:       {:.1e} (steepest fall of the loss)",
         test.steepest
     );
-    println!(
+    say!(
         "  too large:  above {:.1e} (past the loss's minimum)",
         test.minimum
     );
-    println!(
+    say!(
         "  suggested --lr {:.1e}; written {}",
         test.steepest,
         path.display()
