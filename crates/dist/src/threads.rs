@@ -216,6 +216,17 @@ impl ThreadRank {
     }
 }
 
+/// `buf` ← the sum of `parts`, added in the order given (rank order), on every rank alike.
+fn sum_in_rank_order<'a, T>(buf: &mut [T], parts: impl Iterator<Item = &'a [T]>)
+where
+    T: Copy + Default + std::ops::AddAssign + 'a,
+{
+    buf.fill(T::default());
+    for part in parts {
+        buf.iter_mut().zip(part).for_each(|(b, &x)| *b += x);
+    }
+}
+
 impl Communicator for ThreadRank {
     fn rank(&self) -> usize {
         self.rank
@@ -228,22 +239,24 @@ impl Communicator for ThreadRank {
     }
     fn allreduce_sum_f32(&self, buf: &mut [f32]) -> Result<()> {
         let all = self.exchange(Contribution::SumF32(buf.to_vec()))?;
-        buf.fill(0.0);
-        for c in all.iter() {
-            if let Contribution::SumF32(v) = c {
-                buf.iter_mut().zip(v).for_each(|(b, x)| *b += x);
-            }
-        }
+        sum_in_rank_order(
+            buf,
+            all.iter().filter_map(|c| match c {
+                Contribution::SumF32(v) => Some(v.as_slice()),
+                _ => None,
+            }),
+        );
         Ok(())
     }
     fn allreduce_sum_f64(&self, buf: &mut [f64]) -> Result<()> {
         let all = self.exchange(Contribution::SumF64(buf.to_vec()))?;
-        buf.fill(0.0);
-        for c in all.iter() {
-            if let Contribution::SumF64(v) = c {
-                buf.iter_mut().zip(v).for_each(|(b, x)| *b += x);
-            }
-        }
+        sum_in_rank_order(
+            buf,
+            all.iter().filter_map(|c| match c {
+                Contribution::SumF64(v) => Some(v.as_slice()),
+                _ => None,
+            }),
+        );
         Ok(())
     }
     fn broadcast_f32(&self, buf: &mut [f32], root: usize) -> Result<()> {
@@ -252,8 +265,9 @@ impl Communicator for ThreadRank {
             root,
             data: buf.to_vec(),
         })?;
-        if let Contribution::BroadcastF32 { data, .. } = &all[root] {
-            buf.copy_from_slice(data);
+        match &all[root] {
+            Contribution::BroadcastF32 { data, .. } => buf.copy_from_slice(data),
+            _ => unreachable!("exchange checked that every rank broadcast f32"),
         }
         Ok(())
     }
@@ -263,8 +277,9 @@ impl Communicator for ThreadRank {
             root,
             data: buf.to_vec(),
         })?;
-        if let Contribution::BroadcastBytes { data, .. } = &all[root] {
-            buf.copy_from_slice(data);
+        match &all[root] {
+            Contribution::BroadcastBytes { data, .. } => buf.copy_from_slice(data),
+            _ => unreachable!("exchange checked that every rank broadcast bytes"),
         }
         Ok(())
     }

@@ -59,8 +59,13 @@ impl Replicas for CommReplicas {
 pub struct CommunicationReport {
     /// Ranks in the world.
     pub ranks: usize,
-    /// Wall time spent in collectives during training steps (gradients, metrics, buffers).
+    /// Wall time spent in collectives during training steps (gradients, metrics, buffers),
+    /// including the wait for slower ranks: the metrics' reduction, the first collective after
+    /// each backward pass, absorbs any imbalance between the ranks.
     pub step_seconds: f64,
+    /// Of that, the time of the gradients' bucketed allreduce alone (the ranks are already in
+    /// step then): the communication that overlapping with backward could hide.
+    pub gradient_seconds: f64,
     /// Bytes of gradients this rank contributed to allreduces.
     pub gradient_bytes: u64,
     /// Allreduce calls for gradients.
@@ -255,6 +260,7 @@ impl DataParallel {
             allreduce_sum_bucketed(me.comm.as_ref(), &mut views, bucket_bytes)
                 .map_err(|e| me.err(e))
         })?;
+        self.report.gradient_seconds += stats.elapsed.as_secs_f64();
         self.report.gradient_bytes += stats.bytes as u64;
         self.report.gradient_calls += stats.calls as u64;
         for (t, (v, shape)) in grads.values_mut().zip(data) {

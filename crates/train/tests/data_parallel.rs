@@ -44,6 +44,16 @@ fn model(with_bn: bool) -> Model<f32> {
     Model::new(net, &[1, 28, 28]).unwrap()
 }
 
+/// A trainer for `m` (plain SGD) on `comm`'s ranks, and a silent one-epoch fit config.
+fn trainer_on(comm: Arc<dyn Communicator>, m: &Model<f32>) -> (Trainer, FitConfig) {
+    let opt = SgdConfig::new(0.05).build::<f32>().unwrap();
+    let mut t = Trainer::new(m, CrossEntropyLoss::new(), Box::new(opt), None, 3).unwrap();
+    t.set_communicator(comm);
+    let mut fit = FitConfig::new(1, 3);
+    fit.progress = ProgressMode::Silent;
+    (t, fit)
+}
+
 struct Run {
     report: FitReport,
     params: Vec<(String, Vec<f32>)>,
@@ -177,12 +187,8 @@ fn synchronised_batch_norm_refuses_unequal_shards() {
     let errors = ThreadGroup::run(2, |comm| {
         let mut m = model(true);
         m.sync_batch_norm(Some(replicas(&comm)));
-        let opt = SgdConfig::new(0.05).build::<f32>().unwrap();
-        let mut t = Trainer::new(&m, CrossEntropyLoss::new(), Box::new(opt), None, 3).unwrap();
-        t.set_communicator(comm);
+        let (mut t, fit) = trainer_on(comm, &m);
         let train = DataLoader::new(data(), LoaderConfig::new(31, 9)).unwrap();
-        let mut fit = FitConfig::new(1, 3);
-        fit.progress = ProgressMode::Silent;
         t.fit(&train, None, &fit).unwrap_err().to_string()
     });
     for e in errors {
@@ -198,13 +204,9 @@ fn ranks_with_different_runs_refuse_to_start() {
     let errors = ThreadGroup::run(2, |comm| {
         let rank = comm.rank();
         let m = model(false);
-        let opt = SgdConfig::new(0.05).build::<f32>().unwrap();
-        let mut t = Trainer::new(&m, CrossEntropyLoss::new(), Box::new(opt), None, 3).unwrap();
-        t.set_communicator(comm);
+        let (mut t, fit) = trainer_on(comm, &m);
         let batch = if rank == 1 { 16 } else { 32 };
         let train = DataLoader::new(data(), LoaderConfig::new(batch, 9)).unwrap();
-        let mut fit = FitConfig::new(1, 3);
-        fit.progress = ProgressMode::Silent;
         t.fit(&train, None, &fit).unwrap_err().to_string()
     });
     assert!(errors[1].contains("rank 1's run differs"), "{}", errors[1]);
@@ -223,12 +225,8 @@ fn only_rank_zero_writes_the_log_and_checkpoints() {
     ThreadGroup::run(2, |comm| {
         let rank = comm.rank();
         let m = model(false);
-        let opt = SgdConfig::new(0.05).build::<f32>().unwrap();
-        let mut t = Trainer::new(&m, CrossEntropyLoss::new(), Box::new(opt), None, 3).unwrap();
-        t.set_communicator(comm);
+        let (mut t, mut fit) = trainer_on(comm, &m);
         let train = DataLoader::new(data(), LoaderConfig::new(32, 9)).unwrap();
-        let mut fit = FitConfig::new(1, 3);
-        fit.progress = ProgressMode::Silent;
         fit.limit_train_batches = Some(2);
         fit.csv_log = Some(root.join(format!("log{rank}.csv")));
         let ck = root.join(format!("ck{rank}"));

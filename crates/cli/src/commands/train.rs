@@ -299,10 +299,12 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         let steps = report.step_losses.len().max(1) as f64;
         say!(
             "data-parallel: {} ranks; collectives took {:.2}s of the steps' time on rank 0 \
-             ({:.1} ms a step), {} of gradients a step in {:.1} allreduce call(s)",
+             ({:.1} ms a step, waiting for the slower rank included), the gradients' allreduce \
+             {:.1} ms a step for {} in {:.1} call(s)",
             c.ranks,
             c.step_seconds,
             1e3 * c.step_seconds / steps,
+            1e3 * c.gradient_seconds / steps,
             convnet_nn::summary::fmt_bytes((c.gradient_bytes as f64 / steps) as u64),
             c.gradient_calls as f64 / steps
         );
@@ -313,8 +315,10 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
             .is_some_and(|s| trainer.position.step >= s)
     {
         say!(
-            "stopped after step {}; resume with --resume {}",
+            "stopped after step {} ({} steps in {:.1}s); resume with --resume {}",
             trainer.position.step,
+            report.step_losses.len(),
+            started.elapsed().as_secs_f64(),
             out.join("last.safetensors").display()
         );
         return Ok(());
