@@ -190,7 +190,7 @@ pub struct TrainArgs {
     pub host: String,
     #[arg(long, value_enum, default_value_t = ProgressName::Auto)]
     pub progress: ProgressName,
-    /// Number of threads (default: all cores; under mpirun give each rank its share).
+    /// Number of threads (default: all cores; under mpirun, each rank its share of its host's).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Under mpirun: compute BatchNorm's batch statistics over the global batch (all ranks'

@@ -101,9 +101,9 @@ impl Shard {
     /// The positions `lo..hi` of this shard within a batch of `len` examples: slice `rank` of
     /// `len` split into `ranks` parts whose sizes differ by at most one.
     pub fn range(&self, len: usize) -> std::ops::Range<usize> {
-        // len·rank ≤ len·ranks, which fits: len is a batch size and ranks a process count,
-        // both checked to be small when the shard is made.
-        len * self.rank / self.ranks..len * (self.rank + 1) / self.ranks
+        // In u128, so that len·(rank + 1) cannot overflow whatever the batch size.
+        let cut = |r: usize| (len as u128 * r as u128 / self.ranks as u128) as usize;
+        cut(self.rank)..cut(self.rank + 1)
     }
 }
 

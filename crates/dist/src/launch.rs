@@ -13,6 +13,9 @@ pub struct LaunchInfo {
     pub rank: usize,
     /// The number of ranks started.
     pub size: usize,
+    /// The number of ranks started on this host, when the launcher says
+    /// (`OMPI_COMM_WORLD_LOCAL_SIZE`, `MPI_LOCALNRANKS`).
+    pub local_size: Option<usize>,
 }
 
 /// The launcher's announcement, if this process was started by `mpirun`/`mpiexec` (Open
@@ -29,6 +32,9 @@ pub fn launch_info() -> Option<LaunchInfo> {
             launcher: size.to_string(),
             size: read(size)?,
             rank: read(rank).unwrap_or(0),
+            local_size: read("OMPI_COMM_WORLD_LOCAL_SIZE")
+                .or_else(|| read("MPI_LOCALNRANKS"))
+                .filter(|&n| n > 0),
         })
     })
 }

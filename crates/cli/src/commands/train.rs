@@ -74,7 +74,16 @@ pub fn lr_find(args: LrFindArgs) -> Result<(), Failure> {
 }
 
 fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result<(), Failure> {
-    if let Some(t) = args.threads {
+    // Under mpirun, ranks sharing a host share its cores: by default each takes its share
+    // rather than all of them (which would oversubscribe the cores N times).
+    let threads = args.threads.or_else(|| {
+        let local = convnet_dist::launch_info()
+            .filter(|i| i.size > 1)?
+            .local_size?;
+        let cores = std::thread::available_parallelism().ok()?.get();
+        Some((cores / local).max(1))
+    });
+    if let Some(t) = threads {
         rayon_threads(t)?;
     }
     if let Some(path) = &args.resume {
