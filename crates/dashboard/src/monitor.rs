@@ -152,8 +152,18 @@ impl Monitor {
 
     fn offer(&self, job: Job) {
         if let Some(tx) = &self.jobs {
-            // Busy worker: skip this snapshot rather than wait.
-            let _ = tx.try_send(job);
+            match job {
+                // Busy worker: skip this snapshot rather than wait; the next one comes soon.
+                Job::Layers { .. } => {
+                    let _ = tx.try_send(job);
+                }
+                // Once an epoch, and nothing replaces it: wait for the worker to take it (at
+                // most one snapshot's time) rather than lose the epoch's misclassified images,
+                // which a slow machine's busy worker did.
+                Job::Epoch { .. } => {
+                    let _ = tx.send(job);
+                }
+            }
         }
     }
 
