@@ -1,7 +1,9 @@
 //! # convnet-train
 //!
 //! Training infrastructure for convnet models:
-//! - [`fit`]: the training loop ([`Trainer::fit`]), [`evaluate`] and [`predict`];
+//! - [`fit`]: the training loop ([`Trainer::fit`]); [`evaluation`]: [`evaluate`] and
+//!   [`predict`];
+//! - [`data_parallel`]: `fit` over several ranks ([`Trainer::set_communicator`]);
 //! - [`checkpoint`]: safetensors checkpoints (weights, optimizer and schedule state, position,
 //!   seeds) with a checksum, written atomically and validated on load;
 //! - [`metrics`]: loss averages, top-1/top-5 accuracy, confusion matrices;
@@ -53,6 +55,7 @@ pub mod callbacks;
 pub mod checkpoint;
 pub mod data_parallel;
 pub mod error;
+pub mod evaluation;
 pub mod fit;
 pub mod inspect;
 pub mod log;
@@ -65,7 +68,8 @@ pub use callbacks::{Callback, Control, EarlyStopping, StepInfo};
 pub use checkpoint::{Checkpoint, TrainPosition};
 pub use data_parallel::{CommunicationReport, replicas};
 pub use error::{Result, TrainError};
-pub use fit::{EvalReport, FitConfig, FitReport, ScheduleUnit, Trainer, evaluate, predict};
+pub use evaluation::{evaluate, predict};
+pub use fit::{EvalReport, FitConfig, FitReport, ScheduleUnit, Trainer};
 pub use inspect::{LayerStats, TensorStats, format_layer_stats, layer_stats};
 pub use log::{CsvLog, EpochRecord, StepLog, read_csv_log};
 pub use lr_find::{LrPoint, LrRangeTest};
