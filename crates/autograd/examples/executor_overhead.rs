@@ -126,6 +126,7 @@ fn lenet_step() -> Result<()> {
     let opts = RunOptions {
         profile: true,
         check_finite: false,
+        ..RunOptions::default()
     };
     let (mut totals, mut kernels, mut plain) = (Vec::new(), Vec::new(), Vec::new());
     let mut last_profile = Vec::new();

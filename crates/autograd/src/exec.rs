@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use convnet_tensor::{Element, Tensor};
+use convnet_tensor::{Element, Precision, Tensor};
 use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub check_finite: bool,
     /// Record the wall time of every node.
     pub profile: bool,
+    /// Precision of the convolutions' and matmuls' products (`f32` computations only; see
+    /// [`Precision`]). Elementwise ops and reductions always run in the element type.
+    pub precision: Precision,
 }
 
 /// One node's time in a profiled run.
@@ -165,7 +168,7 @@ impl<T: Element> Plan<T> {
                 Op::Constant(c) => Value::Tensor(c.clone()),
                 Op::Fill(v) => Value::Tensor(Tensor::full(&s.shape, T::of_f64(*v))),
                 Op::Apply(rule) => Value::Tensor(
-                    evaluate(rule.as_ref(), s, &mut values, opts.check_finite)
+                    evaluate(rule.as_ref(), s, &mut values, opts)
                         .map_err(|e| e.at(rule.name(), &s.name))?,
                 ),
             };
@@ -259,8 +262,9 @@ fn evaluate<T: Element>(
     rule: &dyn OpRule<T>,
     s: &Step<T>,
     values: &mut [Option<Value<T>>],
-    keep_operands: bool,
+    opts: RunOptions,
 ) -> std::result::Result<Tensor<T>, EvalError> {
+    let keep_operands = opts.check_finite;
     let released = || EvalError::Index("operand was released before use".into());
     if let Alloc::InPlace(pos) = s.alloc {
         let slot = &mut values[s.inputs[pos]];
@@ -280,14 +284,18 @@ fn evaluate<T: Element>(
                 args.push(Some(values[p].as_ref().ok_or_else(released)?));
             }
         }
-        rule.eval_in_place(&mut target, pos, &EvalArgs::new(&args, &s.shape))?;
+        rule.eval_in_place(
+            &mut target,
+            pos,
+            &EvalArgs::new(&args, &s.shape, opts.precision),
+        )?;
         return Ok(target);
     }
     let mut args: SmallVec<[Option<&Value<T>>; 4]> = SmallVec::new();
     for &p in &s.inputs {
         args.push(Some(values[p].as_ref().ok_or_else(released)?));
     }
-    rule.eval(&EvalArgs::new(&args, &s.shape))
+    rule.eval(&EvalArgs::new(&args, &s.shape, opts.precision))
 }
 
 fn missing<T: Element>(s: &Step<T>) -> AutogradError {

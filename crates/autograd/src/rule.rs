@@ -52,7 +52,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 
-use convnet_tensor::{Element, Tensor, TensorError};
+use convnet_tensor::{Element, Precision, Tensor, TensorError};
 use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
@@ -208,11 +208,26 @@ pub struct EvalArgs<'a, T: Element> {
     /// `None` at the operand an in-place evaluation is overwriting.
     values: &'a [Option<&'a Value<T>>],
     out: &'a [usize],
+    precision: Precision,
 }
 
 impl<'a, T: Element> EvalArgs<'a, T> {
-    pub(crate) fn new(values: &'a [Option<&'a Value<T>>], out: &'a [usize]) -> Self {
-        EvalArgs { values, out }
+    pub(crate) fn new(
+        values: &'a [Option<&'a Value<T>>],
+        out: &'a [usize],
+        precision: Precision,
+    ) -> Self {
+        EvalArgs {
+            values,
+            out,
+            precision,
+        }
+    }
+
+    /// The precision this run's matrix products are asked to run at ([`crate::RunOptions`]);
+    /// ops with convolutions or matmuls pass it to their kernels.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Number of operands.

@@ -213,6 +213,7 @@ fn training_step_is_one_plan_and_profiles_nodes() {
             RunOptions {
                 profile: true,
                 check_finite: true,
+                ..RunOptions::default()
             },
         )
         .unwrap();

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use convnet_nn::tensor::Precision;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +62,30 @@ pub struct DataDirArg {
     /// Never download (also: CONVNET_OFFLINE=1).
     #[arg(long)]
     pub offline: bool,
+}
+
+/// `--precision`, shared by the commands that run a model.
+#[derive(Debug, Clone, Copy, Args, Default)]
+pub struct PrecisionArg {
+    /// Precision of the convolutions' and matmuls' products: f32, or bf16 (operands rounded to
+    /// bfloat16, f32 accumulation, on AMX or AVX512-BF16; weights, gradients, optimizer state
+    /// and every other op stay f32). Without bf16 units, bf16 says so and runs f32.
+    #[arg(long, default_value = "f32", value_parser = parse_precision)]
+    pub precision: Precision,
+}
+
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    s.parse()
+}
+
+impl PrecisionArg {
+    /// The setting, after one line saying what it runs on when it is not plain f32.
+    pub fn announced(self) -> Precision {
+        if self.precision != Precision::F32 {
+            eprintln!("precision: {}", self.precision.effective().describe());
+        }
+        self.precision
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -206,6 +231,8 @@ pub struct TrainArgs {
     /// step this way to say where it broke.
     #[arg(long)]
     pub check_numerics: bool,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 impl Default for TrainArgs {
@@ -245,6 +272,8 @@ pub struct EvalArgs {
     /// Evaluate on at most this many batches.
     #[arg(long)]
     pub limit_batches: Option<usize>,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -261,6 +290,8 @@ pub struct PredictArgs {
     /// Print JSON instead of lines.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -361,6 +392,8 @@ pub struct BenchArgs {
     /// reduction, …), executor overhead and the optimizer, and the slowest nodes.
     #[arg(long)]
     pub profile: bool,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -22,7 +22,7 @@ use convnet_autograd::{
     RunOptions, Shape, grad,
 };
 use convnet_tensor::kernels::conv::{ConvAlgorithm, ConvKernel, choose_kernel};
-use convnet_tensor::{ConvnetRng, Element, Tensor, rng_from_seed};
+use convnet_tensor::{ConvnetRng, Element, Precision, Tensor, rng_from_seed};
 
 use crate::error::{NnError, Result};
 use crate::loss::{Loss, TargetKind, Targets};
@@ -592,6 +592,16 @@ impl<T: Element> TrainStep<T> {
         self.options = options;
     }
 
+    /// The options later runs use.
+    pub fn run_options(&self) -> RunOptions {
+        self.options
+    }
+
+    /// Precision of the convolutions' and matmuls' products in later runs.
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.options.precision = precision;
+    }
+
     /// Peak intermediate memory of a step at `batch`, known before it runs.
     pub fn peak_bytes(&mut self, batch: usize) -> Result<usize> {
         Ok(self.plan(batch, false)?.peak_bytes())
@@ -710,6 +720,7 @@ pub struct Inference<T: Element = f32> {
     mg: ModelGraph<T>,
     loss: Option<AttachedLoss>,
     plans: PlanCache<T>,
+    precision: Precision,
 }
 
 impl<T: Element> Inference<T> {
@@ -722,12 +733,18 @@ impl<T: Element> Inference<T> {
             mg,
             loss,
             plans: PlanCache::new(),
+            precision: Precision::F32,
         })
     }
 
     /// The eval graph and its records.
     pub fn graph(&self) -> &ModelGraph<T> {
         &self.mg
+    }
+
+    /// Precision of the convolutions' and matmuls' products in later runs.
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.precision = precision;
     }
 
     fn run_nodes(
@@ -738,7 +755,11 @@ impl<T: Element> Inference<T> {
         batch: usize,
     ) -> Result<Vec<Tensor<T>>> {
         let plan = self.plans.get(&self.mg.graph, nodes, Some(batch))?;
-        Ok(plan.run(feeds, params)?)
+        let options = RunOptions {
+            precision: self.precision,
+            ..RunOptions::default()
+        };
+        Ok(plan.run_with(feeds, params, options)?.outputs)
     }
 
     /// The model output for a batch.

@@ -263,6 +263,14 @@ impl Trainer {
         Ok(self.step.peak_bytes(batch)?)
     }
 
+    /// Precision of the convolutions' and matmuls' products in training and evaluation steps
+    /// (parameters, gradients and optimizer state stay `f32`; see
+    /// [`Precision`](convnet_nn::tensor::Precision)).
+    pub fn set_precision(&mut self, precision: convnet_nn::tensor::Precision) {
+        self.step.set_precision(precision);
+        self.evaluator.set_precision(precision);
+    }
+
     /// Runs every step in the executor's check mode: the first NaN or infinity anywhere in
     /// the forward or backward pass stops training with the node (its layer path), the op and
     /// its inputs' shapes and statistics. Slower; without it, a non-finite loss triggers one
@@ -271,7 +279,7 @@ impl Trainer {
         self.check_numerics = on;
         self.step.set_run_options(RunOptions {
             check_finite: on,
-            ..RunOptions::default()
+            ..self.step.run_options()
         });
     }
 
@@ -449,12 +457,13 @@ impl Trainer {
             // Nothing has been updated by this step: run it again, the same way, in check
             // mode, so the message names where the first NaN or infinity appeared.
             self.step.reseed(mix(seed ^ mix(self.position.step)));
+            let before = self.step.run_options();
             self.step.set_run_options(RunOptions {
                 check_finite: true,
-                ..RunOptions::default()
+                ..before
             });
             let rerun = self.step.run(&mut self.params, images, targets);
-            self.step.set_run_options(RunOptions::default());
+            self.step.set_run_options(before);
             let found = match rerun {
                 Err(e) => format!("the first non-finite value: {e}"),
                 Ok(_) => "re-run in check mode, the step found no non-finite value".into(),

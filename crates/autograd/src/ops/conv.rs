@@ -241,12 +241,12 @@ impl<T: Element> OpRule<T> for ConvOp {
     fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
         let (a, b) = (args.tensor(0)?, args.tensor(1)?);
         Ok(match self {
-            ConvOp::Conv2d(p) => a.conv2d(b, *p)?,
+            ConvOp::Conv2d(p) => a.conv2d_at(b, *p, args.precision())?,
             ConvOp::Conv2dInputGrad { params, input_hw } => {
-                Tensor::conv2d_input_grad(a, b, *input_hw, *params)?
+                Tensor::conv2d_input_grad_at(a, b, *input_hw, *params, args.precision())?
             }
             ConvOp::Conv2dWeightGrad { params, kernel_hw } => {
-                Tensor::conv2d_weight_grad(a, b, *kernel_hw, *params)?
+                Tensor::conv2d_weight_grad_at(a, b, *kernel_hw, *params, args.precision())?
             }
         })
     }

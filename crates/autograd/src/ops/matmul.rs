@@ -39,7 +39,9 @@ impl<T: Element> OpRule<T> for MatMulOp {
     }
 
     fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
-        Ok(args.tensor(0)?.matmul(args.tensor(1)?)?)
+        Ok(args
+            .tensor(0)?
+            .matmul_at(args.tensor(1)?, args.precision())?)
     }
 
     /// `dA = g·Bᵀ`, `dB = Aᵀ·g`.

@@ -51,7 +51,9 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         rayon::current_num_threads()
     );
 
+    let precision = args.precision.announced();
     let mut trainer = Trainer::new(&model, batch, classes)?;
+    trainer.step.set_precision(precision);
     let peak = trainer.step.peak_bytes(batch).map_err(Failure::run)?;
     // Two steps compile the plans first, so the allocation count is of steady-state steps.
     trainer.step(false)?;
@@ -69,7 +71,8 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         ms(step_time)
     );
 
-    let inference = model.inference().map_err(Failure::run)?;
+    let mut inference = model.inference().map_err(Failure::run)?;
+    inference.set_precision(precision);
     let params = model.init_params(0).map_err(Failure::run)?;
     let infer_at = |b: usize| -> Result<Duration, Failure> {
         let x = random_batch(&shape, b, 2)?;
@@ -138,7 +141,7 @@ impl Trainer {
     fn step(&mut self, profile: bool) -> Result<(Vec<NodeTiming>, Duration, Duration), Failure> {
         self.step.set_run_options(RunOptions {
             profile,
-            ..RunOptions::default()
+            ..self.step.run_options()
         });
         let out = self
             .step
@@ -180,7 +183,10 @@ impl Trainer {
             slowest = timings;
             steps += 1;
         }
-        self.step.set_run_options(RunOptions::default());
+        self.step.set_run_options(RunOptions {
+            profile: false,
+            ..self.step.run_options()
+        });
         shares.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
         println!(
             "profile of {steps} training steps ({:.2} ms per step as profiled):",

@@ -12,10 +12,11 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let restored = restore(Some(&args.checkpoint), args.model, args.dataset, 0)?;
     let set = restored.evaluation_set(&args.data)?;
     let loader = restored.evaluation_loader(set, args.batch_size)?;
-    let evaluator = restored
+    let mut evaluator = restored
         .model
         .evaluator(CrossEntropyLoss::new())
         .map_err(Failure::run)?;
+    evaluator.set_precision(args.precision.announced());
     let names = &restored.pre.classes;
     let r = convnet_train::evaluate(
         &evaluator,

@@ -38,9 +38,13 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
         pixels.extend(pre.picture(&img));
     }
     let batch = Tensor::from_vec(pixels, &[files.len(), c, h, w]).map_err(Failure::run)?;
+    let precision = args.precision.announced();
     let logits = model
         .inference()
-        .and_then(|inf| inf.forward(&params, &batch))
+        .and_then(|mut inf| {
+            inf.set_precision(precision);
+            inf.forward(&params, &batch)
+        })
         .map_err(Failure::run)?;
     let classes = logits.shape()[1];
     let k = args.top_k.clamp(1, classes);

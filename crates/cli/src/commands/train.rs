@@ -239,6 +239,11 @@ fn run_or_sweep(mut args: TrainArgs, sweep: Option<(f64, f64, usize)>) -> Result
         convnet_nn::summary::fmt_bytes(4 * model.num_params() as u64),
     );
     trainer.set_check_numerics(args.check_numerics);
+    trainer.set_precision(if world.is_root() {
+        args.precision.announced()
+    } else {
+        args.precision.precision
+    });
     if world.is_root() {
         trainer.callbacks.push(Box::new(PrintEpoch));
     }

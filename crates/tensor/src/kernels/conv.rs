@@ -34,11 +34,12 @@ pub(crate) use super::conv_plan::Tuning;
 pub use super::conv_plan::{MIN_TILE_COLS, SCRATCH_BYTES, TILE_BYTES, WIDE_COLS};
 use super::conv_plan::{Plan, Scratch, Tile, add_parts, sum_transposed};
 use super::direct::{self, Pass};
-use super::gemm::{MatMut, MatRef, gemm_into};
+use super::gemm::{MatMut, MatRef, gemm_into_with};
 use super::geometry::Conv2dGeometry;
 use super::im2col::{ColBlock, col2im, im2col};
 use crate::element::Element;
 use crate::error::Result;
+use crate::precision::Precision;
 
 /// Which kernel family runs a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,6 +52,35 @@ pub enum ConvAlgorithm {
     Im2colGemm,
     /// The direct kernels, or an error saying why they cannot run this convolution.
     Direct,
+}
+
+/// How a convolution runs: the kernel family, and the precision of its products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConvOptions {
+    /// Kernel family.
+    pub algorithm: ConvAlgorithm,
+    /// Precision of the GEMMs. With [`Precision::Bf16`] on a machine with bf16 units, an
+    /// automatic choice runs im2col + the bf16 GEMM (the direct kernels are `f32`); a forced
+    /// [`ConvAlgorithm::Direct`] still runs the `f32` direct kernels.
+    pub precision: Precision,
+}
+
+impl ConvOptions {
+    /// The defaults at `precision`.
+    pub fn at(precision: Precision) -> Self {
+        ConvOptions {
+            precision,
+            ..ConvOptions::default()
+        }
+    }
+
+    fn tuning<T>(self) -> Tuning {
+        Tuning {
+            algorithm: self.algorithm,
+            precision: self.precision,
+            ..Tuning::default_for::<T>()
+        }
+    }
 }
 
 /// Runs the direct kernel when `kernel` is [`ConvKernel::Direct`]: `Ok(true)` if it ran,
@@ -109,6 +139,17 @@ pub fn conv2d_forward_with<T: Element>(
         ..Tuning::default_for::<T>()
     };
     conv2d_forward_tuned(g, x, w, y, tuning)
+}
+
+/// [`conv2d_forward`] with explicit options (kernel family, precision).
+pub fn conv2d_forward_opts<T: Element>(
+    options: ConvOptions,
+    g: &Conv2dGeometry,
+    x: &[T],
+    w: &[T],
+    y: &mut [T],
+) -> Result<()> {
+    conv2d_forward_tuned(g, x, w, y, options.tuning::<T>())
 }
 
 pub(crate) fn conv2d_forward_tuned<T: Element>(
@@ -289,7 +330,7 @@ fn forward_tile<T: Element>(
                 ncols,
             )
         };
-        gemm_into(&mut dst, wb, cols, c0 > 0, par);
+        gemm_into_with(&mut dst, wb, cols, c0 > 0, par, plan.precision);
     }
     if t.images > 1 {
         // Several images: the product is [K/g, images·Ho·Wo] but y is image-major, so
@@ -360,6 +401,17 @@ pub fn conv2d_input_grad_with<T: Element>(
         ..Tuning::default_for::<T>()
     };
     conv2d_input_grad_tuned(g, gy, w, gx, tuning)
+}
+
+/// [`conv2d_input_grad`] with explicit options (kernel family, precision).
+pub fn conv2d_input_grad_opts<T: Element>(
+    options: ConvOptions,
+    g: &Conv2dGeometry,
+    gy: &[T],
+    w: &[T],
+    gx: &mut [T],
+) -> Result<()> {
+    conv2d_input_grad_tuned(g, gy, w, gx, options.tuning::<T>())
 }
 
 pub(crate) fn conv2d_input_grad_tuned<T: Element>(
@@ -463,12 +515,12 @@ fn input_grad_tile<T: Element>(
                 rs: plan.in_plane,
                 cs: 1,
             };
-            weights_t_times_gy(dst, wtb, gyt, wt.is_some(), par);
+            weights_t_times_gy(dst, wtb, gyt, wt.is_some(), (par, plan.precision));
             continue;
         }
         let cols = &mut s.cols[..rows * ncols];
         let dst = MatMut::row_major(cols, rows, ncols);
-        weights_t_times_gy(dst, wtb, gyt, wt.is_some(), par);
+        weights_t_times_gy(dst, wtb, gyt, wt.is_some(), (par, plan.precision));
         for b in 0..t.images {
             let gxb = &mut gx[gx_off(b, c0)..][..cc * plan.in_plane];
             col2im_split(g, cols, t.block(plan, b, cc), gxb, par);
@@ -484,12 +536,12 @@ fn weights_t_times_gy<T: Element>(
     wtb: MatRef<'_, T>,
     gyt: MatRef<'_, T>,
     copied: bool,
-    par: bool,
+    (par, precision): (bool, Precision),
 ) {
     if copied {
-        gemm_into(&mut dst, wtb, gyt, false, par);
+        gemm_into_with(&mut dst, wtb, gyt, false, par, precision);
     } else {
-        gemm_into(&mut dst.t(), gyt.t(), wtb.t(), false, par);
+        gemm_into_with(&mut dst.t(), gyt.t(), wtb.t(), false, par, precision);
     }
 }
 
@@ -521,6 +573,17 @@ pub fn conv2d_weight_grad_with<T: Element>(
         ..Tuning::default_for::<T>()
     };
     conv2d_weight_grad_tuned(g, x, gy, gw, tuning)
+}
+
+/// [`conv2d_weight_grad`] with explicit options (kernel family, precision).
+pub fn conv2d_weight_grad_opts<T: Element>(
+    options: ConvOptions,
+    g: &Conv2dGeometry,
+    x: &[T],
+    gy: &[T],
+    gw: &mut [T],
+) -> Result<()> {
+    conv2d_weight_grad_tuned(g, x, gy, gw, options.tuning::<T>())
 }
 
 pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
@@ -630,7 +693,7 @@ fn weight_grad_tile<T: Element>(
                 rs: out_channels_per_group,
                 cs: 1,
             };
-            gemm_into(&mut dst, cols, gyt.t(), accumulate, par);
+            gemm_into_with(&mut dst, cols, gyt.t(), accumulate, par, plan.precision);
         } else {
             let mut dst = MatMut {
                 data: &mut acc[at..],
@@ -639,7 +702,7 @@ fn weight_grad_tile<T: Element>(
                 rs: plan.ckk,
                 cs: 1,
             };
-            gemm_into(&mut dst, gyt, cols.t(), accumulate, par);
+            gemm_into_with(&mut dst, gyt, cols.t(), accumulate, par, plan.precision);
         }
     }
 }

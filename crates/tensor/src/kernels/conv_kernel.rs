@@ -77,7 +77,11 @@ pub(crate) fn choose(
 ) -> Result<ConvKernel> {
     let wanted = match tuning.algorithm {
         ConvAlgorithm::Im2colGemm => false,
-        ConvAlgorithm::Auto => direct::preferred(pass, g),
+        // The direct kernels are f32: bf16 products run through im2col and the bf16 GEMM.
+        ConvAlgorithm::Auto => {
+            direct::preferred(pass, g)
+                && !(dtype == DType::F32 && tuning.precision.bf16_kernel().is_some())
+        }
         ConvAlgorithm::Direct => true,
     };
     if wanted {

@@ -46,6 +46,8 @@ pub(crate) struct Tuning {
     pub wide_cols: usize,
     /// Kernel family (tests force each).
     pub algorithm: super::conv::ConvAlgorithm,
+    /// Precision of the GEMMs.
+    pub precision: crate::precision::Precision,
 }
 
 impl Tuning {
@@ -58,6 +60,7 @@ impl Tuning {
             threads: rayon::current_num_threads(),
             wide_cols: WIDE_COLS,
             algorithm: super::conv::ConvAlgorithm::Auto,
+            precision: crate::precision::Precision::F32,
         }
     }
 }
@@ -99,6 +102,8 @@ pub(crate) struct Plan {
     /// At least [`WIDE_COLS`] output positions over the batch: enough GEMM work per weight
     /// to pay for weight-sized transposes that speed the backward GEMMs up.
     pub(crate) wide: bool,
+    /// Precision of the GEMMs (from the tuning).
+    pub(crate) precision: crate::precision::Precision,
 }
 
 impl Plan {
@@ -172,6 +177,7 @@ impl Plan {
             // Cache-resident weights transpose several times faster than the ~1.3 ns per
             // weight that streaming from memory costs, so they always pay.
             wide: g.batch * out_plane >= t.wide_cols || g.weight_len() <= t.tile_elems,
+            precision: t.precision,
         }
     }
 

@@ -5,7 +5,9 @@
 //! the check stays on in release builds — that is what makes the wrapper sound), and picks
 //! the parallelism. Convolution and matmul both go through here.
 
+use super::bf16::{self, Bf16Kernel};
 use crate::element::Element;
+use crate::precision::Precision;
 
 /// A read-only strided matrix view into a slice: element `(i, j)` is
 /// `data[i * rs + j * cs]`.
@@ -47,6 +49,17 @@ impl<'a, T> MatRef<'a, T> {
             cols,
             rs: cols,
             cs: 1,
+        }
+    }
+
+    /// The same view over another slice (of another element type).
+    pub(crate) fn with_data<U>(self, data: &'a [U]) -> MatRef<'a, U> {
+        MatRef {
+            data,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
         }
     }
 
@@ -159,6 +172,80 @@ pub fn gemm_into<T: Element>(
     accumulate: bool,
     parallel: bool,
 ) {
+    gemm_into_with(dst, lhs, rhs, accumulate, parallel, Precision::F32);
+}
+
+/// [`gemm_into`] at a [`Precision`]: with [`Precision::Bf16`] an `f32` product runs on the
+/// machine's bf16 kernel where it has one (operands rounded to bf16, `f32` accumulation);
+/// `f64` products and machines without bf16 units run in full precision.
+///
+/// # Panics
+/// As [`gemm_into`].
+pub fn gemm_into_with<T: Element>(
+    dst: &mut MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    accumulate: bool,
+    parallel: bool,
+    precision: Precision,
+) {
+    if !check_and_handle_empty(dst, lhs, rhs, accumulate) {
+        return;
+    }
+    if let Some(kernel) = precision.bf16_kernel()
+        && let (Some(l), Some(r)) = (T::f32_slice(lhs.data), T::f32_slice(rhs.data))
+    {
+        let (rows, cols, rs, cs) = (dst.rows, dst.cols, dst.rs, dst.cs);
+        if let Some(d) = T::f32_slice_mut(dst.data) {
+            let mut d = MatMut {
+                data: d,
+                rows,
+                cols,
+                rs,
+                cs,
+            };
+            bf16::gemm(
+                &mut d,
+                lhs.with_data(l),
+                rhs.with_data(r),
+                accumulate,
+                parallel,
+                kernel,
+            );
+            return;
+        }
+    }
+    f32_or_f64(dst, lhs, rhs, accumulate, parallel);
+}
+
+/// `dst (+)= lhs · rhs` on a chosen bf16 kernel (tests and benchmarks compare the kernels with
+/// this), or why that kernel cannot run here.
+///
+/// # Panics
+/// As [`gemm_into`].
+pub fn gemm_into_bf16(
+    dst: &mut MatMut<'_, f32>,
+    lhs: MatRef<'_, f32>,
+    rhs: MatRef<'_, f32>,
+    accumulate: bool,
+    parallel: bool,
+    kernel: Bf16Kernel,
+) -> Result<(), &'static str> {
+    bf16::support(kernel)?;
+    if check_and_handle_empty(dst, lhs, rhs, accumulate) {
+        bf16::gemm(dst, lhs, rhs, accumulate, parallel, kernel);
+    }
+    Ok(())
+}
+
+/// Checks the dimensions and proves the views sound (panicking on a caller bug); finishes
+/// the empty cases itself. `true` when a real product remains to be computed.
+fn check_and_handle_empty<T: Element>(
+    dst: &mut MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    accumulate: bool,
+) -> bool {
     let (m, n, k) = (dst.rows, dst.cols, lhs.cols);
     assert!(
         lhs.rows == m && rhs.rows == k && rhs.cols == n,
@@ -173,7 +260,7 @@ pub fn gemm_into<T: Element>(
     assert_fits("lhs", lhs.data.len(), m, k, lhs.rs, lhs.cs);
     assert_fits("rhs", rhs.data.len(), k, n, rhs.rs, rhs.cs);
     if m == 0 || n == 0 {
-        return;
+        return false;
     }
     if k == 0 {
         // Empty inner dimension: the product is zero. Handled here so the raw call never
@@ -185,8 +272,20 @@ pub fn gemm_into<T: Element>(
                 }
             }
         }
-        return;
+        return false;
     }
+    true
+}
+
+/// The `gemm` crate's product, for views `check_and_handle_empty` accepted with `k > 0`.
+fn f32_or_f64<T: Element>(
+    dst: &mut MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let (m, n, k) = (dst.rows, dst.cols, lhs.cols);
     let threads = rayon::current_num_threads();
     let macs = m.saturating_mul(n).saturating_mul(k);
     let parallelism = if parallel && threads > 1 && macs >= PARALLEL_MIN_MACS {
@@ -194,7 +293,7 @@ pub fn gemm_into<T: Element>(
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: `assert_fits` proved every addressed element of each operand lies inside its
+    // SAFETY: `check_and_handle_empty` (through `assert_fits`) proved every addressed element of each operand lies inside its
     // slice, that offsets and strides fit in isize, and m, n, k > 0 here, so no operand
     // pointer is dangling; `assert_no_overlap` proved distinct output indices address
     // distinct elements, so the threads of a parallel product write disjoint elements; `dst`

@@ -6,12 +6,14 @@
 //!
 //! * [`geometry`] — output sizes, validation and buffer lengths for conv and pooling.
 //! * [`gemm`] — the safe wrapper over the `gemm` crate, shared with matmul.
+//! * [`bf16`] — bf16 products with f32 accumulation on AMX or AVX512-BF16.
 //! * [`conv`] — im2col + GEMM convolution: forward, input gradient, weight gradient.
 //! * [`direct`] — direct AVX-512 kernels for stride-1 f32 convolutions; which kernel runs
 //!   a pass is one [`conv::ConvKernel`] from [`conv::choose_kernel`].
 //! * [`pool`] — max / average / global-average pooling and their gradients.
 //! * [`conv_reference`], [`pool_reference`] — plain nested-loop versions, the test oracle.
 
+pub mod bf16;
 pub mod conv;
 mod conv_kernel;
 mod conv_plan;

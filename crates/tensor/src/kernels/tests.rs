@@ -65,6 +65,7 @@ fn tunings(g: &Conv2dGeometry) -> Vec<Tuning> {
         threads,
         wide_cols,
         algorithm: ConvAlgorithm::Im2colGemm,
+        precision: crate::precision::Precision::F32,
     };
     vec![
         Tuning::default_for::<f64>(),
@@ -217,6 +218,7 @@ fn row_tiled_path_with_uneven_bands() {
                 threads,
                 wide_cols: 0,
                 algorithm: ConvAlgorithm::Im2colGemm,
+                precision: crate::precision::Precision::F32,
             }
         } else {
             Tuning {
@@ -226,6 +228,7 @@ fn row_tiled_path_with_uneven_bands() {
                 threads,
                 wide_cols: usize::MAX,
                 algorithm: ConvAlgorithm::Im2colGemm,
+                precision: crate::precision::Precision::F32,
             }
         };
         let x = rand_vec::<f64>(g.input_len(), 1);

@@ -7,8 +7,11 @@
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::kernels::conv::{conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
+use crate::kernels::conv::{
+    ConvOptions, conv2d_forward_opts, conv2d_input_grad_opts, conv2d_weight_grad_opts,
+};
 use crate::kernels::geometry::Conv2dGeometry;
+use crate::precision::Precision;
 use crate::tensor::Tensor;
 
 /// Hyper-parameters of a 2-D convolution, as `[height, width]` pairs.
@@ -121,9 +124,25 @@ impl<T: Element> Tensor<T> {
     /// Cross-correlation of `self` `[N, C, H, W]` with `weight` `[K, C/groups, kh, kw]`,
     /// giving `[N, K, Ho, Wo]` with `Ho = (H + 2p − d(kh − 1) − 1)/s + 1` (floor).
     pub fn conv2d(&self, weight: &Tensor<T>, p: Conv2dParams) -> Result<Tensor<T>> {
+        self.conv2d_at(weight, p, Precision::F32)
+    }
+
+    /// [`Tensor::conv2d`] with its products at `precision` (see [`Precision`]).
+    pub fn conv2d_at(
+        &self,
+        weight: &Tensor<T>,
+        p: Conv2dParams,
+        precision: Precision,
+    ) -> Result<Tensor<T>> {
         let g = p.geometry("conv2d", self.shape(), weight.shape())?;
         let mut y = vec![T::zero(); g.output_len()];
-        conv2d_forward(&g, &self.data(), &weight.data(), &mut y)?;
+        conv2d_forward_opts(
+            ConvOptions::at(precision),
+            &g,
+            &self.data(),
+            &weight.data(),
+            &mut y,
+        )?;
         Ok(Tensor::from_kernel(
             y,
             &[g.batch, g.out_channels, g.out_h(), g.out_w()],
@@ -138,6 +157,17 @@ impl<T: Element> Tensor<T> {
         input_hw: [usize; 2],
         p: Conv2dParams,
     ) -> Result<Tensor<T>> {
+        Self::conv2d_input_grad_at(gy, weight, input_hw, p, Precision::F32)
+    }
+
+    /// [`Tensor::conv2d_input_grad`] with its products at `precision`.
+    pub fn conv2d_input_grad_at(
+        gy: &Tensor<T>,
+        weight: &Tensor<T>,
+        input_hw: [usize; 2],
+        p: Conv2dParams,
+        precision: Precision,
+    ) -> Result<Tensor<T>> {
         let (gs, ws) = (gy.shape(), weight.shape());
         if gs.len() != 4 || ws.len() != 4 {
             return Err(TensorError::shape(
@@ -149,7 +179,13 @@ impl<T: Element> Tensor<T> {
         let g = p.geometry("conv2d_input_grad", &input, ws)?;
         check_output("conv2d_input_grad", &g, gs)?;
         let mut gx = vec![T::zero(); g.input_len()];
-        conv2d_input_grad(&g, &gy.data(), &weight.data(), &mut gx)?;
+        conv2d_input_grad_opts(
+            ConvOptions::at(precision),
+            &g,
+            &gy.data(),
+            &weight.data(),
+            &mut gx,
+        )?;
         Ok(Tensor::from_kernel(gx, &input))
     }
 
@@ -160,6 +196,17 @@ impl<T: Element> Tensor<T> {
         gy: &Tensor<T>,
         kernel_hw: [usize; 2],
         p: Conv2dParams,
+    ) -> Result<Tensor<T>> {
+        Self::conv2d_weight_grad_at(x, gy, kernel_hw, p, Precision::F32)
+    }
+
+    /// [`Tensor::conv2d_weight_grad`] with its products at `precision`.
+    pub fn conv2d_weight_grad_at(
+        x: &Tensor<T>,
+        gy: &Tensor<T>,
+        kernel_hw: [usize; 2],
+        p: Conv2dParams,
+        precision: Precision,
     ) -> Result<Tensor<T>> {
         let (xs, gs) = (x.shape(), gy.shape());
         if xs.len() != 4 || gs.len() != 4 || p.groups == 0 {
@@ -172,7 +219,13 @@ impl<T: Element> Tensor<T> {
         let g = p.geometry("conv2d_weight_grad", xs, &wshape)?;
         check_output("conv2d_weight_grad", &g, gs)?;
         let mut gw = vec![T::zero(); g.weight_len()];
-        conv2d_weight_grad(&g, &x.data(), &gy.data(), &mut gw)?;
+        conv2d_weight_grad_opts(
+            ConvOptions::at(precision),
+            &g,
+            &x.data(),
+            &gy.data(),
+            &mut gw,
+        )?;
         Ok(Tensor::from_kernel(gw, &wshape))
     }
 }

@@ -6,8 +6,9 @@ use rayon::prelude::*;
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::kernels::gemm::{MatMut, MatRef, gemm_into};
+use crate::kernels::gemm::{MatMut, MatRef, gemm_into_with};
 use crate::layout::{Layout, broadcast_shapes};
+use crate::precision::Precision;
 use crate::tensor::Tensor;
 
 /// Products smaller than this many multiply-adds run each matrix on one thread and spread
@@ -18,6 +19,11 @@ impl<T: Element> Tensor<T> {
     /// `self @ other` for shapes `[..., m, k] × [..., k, n] → [..., m, n]`; the batch axes
     /// broadcast as in NumPy.
     pub fn matmul(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        self.matmul_at(other, Precision::F32)
+    }
+
+    /// [`Tensor::matmul`] with its products at `precision` (see [`Precision`]).
+    pub fn matmul_at(&self, other: &Tensor<T>, precision: Precision) -> Result<Tensor<T>> {
         let (a, b) = (self.shape(), other.shape());
         if a.len() < 2 || b.len() < 2 {
             return Err(TensorError::shape(
@@ -34,7 +40,7 @@ impl<T: Element> Tensor<T> {
             ));
         }
         if a.len() == 2 && b.len() == 2 {
-            return Ok(self.matmul_2d(other, (m, k, n)));
+            return Ok(self.matmul_2d(other, (m, k, n), precision));
         }
         let batch =
             broadcast_shapes("matmul", &a[..a.len() - 2], &b[..b.len() - 2]).map_err(|_| {
@@ -81,7 +87,14 @@ impl<T: Element> Tensor<T> {
                 rs: b_rs,
                 cs: b_cs,
             };
-            gemm_into(&mut MatMut::row_major(dst, m, n), lhs, rhs, false, parallel);
+            gemm_into_with(
+                &mut MatMut::row_major(dst, m, n),
+                lhs,
+                rhs,
+                false,
+                parallel,
+                precision,
+            );
         };
         if count > 1 && m * n * k < SMALL_GEMM {
             out.par_chunks_mut(m * n)
@@ -95,7 +108,12 @@ impl<T: Element> Tensor<T> {
 
     /// The plain `[m, k] × [k, n]` case without the batch bookkeeping (offset vectors,
     /// broadcast layouts), whose fixed cost shows at n = 128.
-    fn matmul_2d(&self, other: &Tensor<T>, (m, k, n): (usize, usize, usize)) -> Tensor<T> {
+    fn matmul_2d(
+        &self,
+        other: &Tensor<T>,
+        (m, k, n): (usize, usize, usize),
+        precision: Precision,
+    ) -> Tensor<T> {
         let mut out = vec![T::zero(); m * n];
         if !out.is_empty() && k > 0 {
             fn view<T: Element>(t: &Tensor<T>, rows: usize, cols: usize) -> MatRef<'_, T> {
@@ -109,12 +127,13 @@ impl<T: Element> Tensor<T> {
                 }
             }
             let (lhs, rhs) = (view(self, m, k), view(other, k, n));
-            gemm_into(
+            gemm_into_with(
                 &mut MatMut::row_major(&mut out, m, n),
                 lhs,
                 rhs,
                 false,
                 true,
+                precision,
             );
         }
         Tensor::from_kernel(out, &[m, n])
