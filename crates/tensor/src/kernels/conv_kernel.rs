@@ -80,7 +80,10 @@ pub(crate) fn choose(
         // The direct kernels are f32: bf16 products run through im2col and the bf16 GEMM.
         ConvAlgorithm::Auto => {
             direct::preferred(pass, g)
-                && !(dtype == DType::F32 && tuning.precision.bf16_kernel().is_some())
+                && !(dtype == DType::F32
+                    && tuning.precision.bf16_kernel().is_some()
+                    && g.out_channels / g.groups.max(1) >= 16
+                    && plan.ckk >= 32)
         }
         ConvAlgorithm::Direct => true,
     };

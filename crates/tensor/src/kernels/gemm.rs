@@ -193,6 +193,7 @@ pub fn gemm_into_with<T: Element>(
         return;
     }
     if let Some(kernel) = precision.bf16_kernel()
+        && bf16_pays(dst.rows, dst.cols, lhs.cols)
         && let (Some(l), Some(r)) = (T::f32_slice(lhs.data), T::f32_slice(rhs.data))
     {
         let (rows, cols, rs, cs) = (dst.rows, dst.cols, dst.rs, dst.cs);
@@ -216,6 +217,13 @@ pub fn gemm_into_with<T: Element>(
         }
     }
     f32_or_f64(dst, lhs, rhs, accumulate, parallel);
+}
+
+/// Whether an `m × n × k` product is worth the bf16 path: its tiles pad every dimension to
+/// 32, and packing costs a pass over both operands, so thin or small products (LeNet's 6-channel
+/// layers: 5× slower measured) stay in f32.
+pub fn bf16_pays(m: usize, n: usize, k: usize) -> bool {
+    m >= 16 && n >= 16 && k >= 32 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS
 }
 
 /// `dst (+)= lhs · rhs` on a chosen bf16 kernel (tests and benchmarks compare the kernels with
