@@ -49,27 +49,25 @@ impl Packed {
                 .flat_map(|tk| (0..tiles_i).map(move |ti| (ti, tk)))
                 .collect()
         };
-        {
-            for (ti, tk) in order {
-                let at = (ti * tiles_k + tk) * TILE_ROWS;
-                let tile = &mut lines[at..at + TILE_ROWS];
-                let (i0, k0) = (ti * TILE_ROWS, tk * TILE_K);
-                let full = i0 + TILE_ROWS <= x.rows && k0 + TILE_K <= x.cols;
-                let stage = stage_block(x, (i0, k0), full);
-                let (block, by_rows) = match stage {
-                    Stage::Rows(b) => (b, true),
-                    Stage::Pairs(b) => (b, false),
-                };
-                for (a, line) in tile.iter_mut().enumerate() {
-                    for (b, word) in line.0.iter_mut().enumerate() {
-                        // The tile wants lines by pairs for the right operand, by rows for
-                        // the left; transpose when the block came the other way.
-                        *word = if by_rows != by_pairs {
-                            block[a][b]
-                        } else {
-                            block[b][a]
-                        };
-                    }
+        for (ti, tk) in order {
+            let at = (ti * tiles_k + tk) * TILE_ROWS;
+            let tile = &mut lines[at..at + TILE_ROWS];
+            let (i0, k0) = (ti * TILE_ROWS, tk * TILE_K);
+            let full = i0 + TILE_ROWS <= x.rows && k0 + TILE_K <= x.cols;
+            let stage = stage_block(x, (i0, k0), full);
+            let (block, by_rows) = match stage {
+                Stage::Rows(b) => (b, true),
+                Stage::Pairs(b) => (b, false),
+            };
+            for (a, line) in tile.iter_mut().enumerate() {
+                for (b, word) in line.0.iter_mut().enumerate() {
+                    // The tile wants lines by pairs for the right operand, by rows for
+                    // the left; transpose when the block came the other way.
+                    *word = if by_rows != by_pairs {
+                        block[a][b]
+                    } else {
+                        block[b][a]
+                    };
                 }
             }
         }
