@@ -7,10 +7,17 @@
 //! Tolerance of the comparison: one process averages the loss gradient over 64 examples at
 //! once; two ranks each average over 32, then MPI sums the halves. The terms are the same, added
 //! in another order, so each gradient element differs by a few f32 ulps (relative ~1e-7), and
-//! 40 SGD steps carry that along: measured on full MNIST, the losses differ by at most 9e-7
-//! relative. We allow 1e-5 relative on every step's loss and 1e-5 of a tensor's largest
-//! magnitude on every parameter — three orders of magnitude below what a wrong reduction gives
-//! (a missing ½ or a shard counted twice moves the second step's loss by more than 1e-2).
+//! SGD carries that along. A ReLU or max-pool decision on the edge can then flip in one run
+//! and not the other, and from that step on the curves part by a visible jump: measured on
+//! full MNIST (AMD Zen 5), the losses stay within 1.3e-7 relative for 25 steps and 1.2e-6 for
+//! 37, then step 38 flips one such decision and steps 39–40 differ by 1.1e-4. So the test
+//! holds the first 10 steps to 1e-5 relative, where only reordering can act, the whole curve
+//! to 1e-3, and the final parameters to 1e-2 of each tensor's largest magnitude (measured:
+//! at most 1.7e-3). A wrong reduction is far outside these: measured the same way, a gradient
+//! twice or half what it should be (a shard counted twice, a missing ½ — run as twice or half
+//! the learning rate) moves the loss of step 2 by 9e-5 to 1.6e-4, of steps 4–10 by 8e-4 to
+//! 1.4e-2, of every step from 14 on by more than 1e-2, and every parameter tensor after 40
+//! steps by 0.25 to 4.7 of its scale.
 
 mod common;
 
@@ -126,14 +133,26 @@ fn step_losses(dir: &Path) -> Vec<(u64, f64)> {
         .collect()
 }
 
+/// Steps where only the reordering of sums can act (see the module docs), and the relative
+/// tolerance there and on the rest of the run.
+const EARLY_STEPS: u64 = 10;
+const EARLY_TOLERANCE: f64 = 1e-5;
+const TOLERANCE: f64 = 1e-3;
+const PARAM_TOLERANCE: f32 = 1e-2;
+
 fn assert_close_curves(alone: &[(u64, f64)], other: &[(u64, f64)], what: &str) {
     assert_eq!(alone.len(), other.len(), "{what}: step counts");
     for ((s1, a), (s2, b)) in alone.iter().zip(other) {
         assert_eq!(s1, s2, "{what}: step numbers");
         let rel = (a - b).abs() / a.abs().max(1e-3);
+        let allowed = if *s1 <= EARLY_STEPS {
+            EARLY_TOLERANCE
+        } else {
+            TOLERANCE
+        };
         assert!(
-            rel < 1e-4,
-            "{what}: step {s1}: loss {a} alone, {b} ({rel:.1e} apart)"
+            rel < allowed,
+            "{what}: step {s1}: loss {a} alone, {b} ({rel:.1e} apart, {allowed:.0e} allowed)"
         );
     }
 }
@@ -155,7 +174,7 @@ fn assert_close_params(alone: &Path, other: &Path, what: &str) {
             .map(|(x, y)| (x - y).abs() / scale)
             .fold(0.0f32, f32::max);
         assert!(
-            worst < 1e-4,
+            worst < PARAM_TOLERANCE,
             "{what}: {name} differs by {worst:e} of its scale"
         );
     }
