@@ -277,7 +277,9 @@ impl Unary {
         }
     }
 
-    /// Hands `v` this function as a closure in which the op is a constant.
+    /// Hands `v` this function as a closure in which the op is a constant. Always inlined,
+    /// so the visitor's loop is compiled for the caller's target features.
+    #[inline(always)]
     pub fn dispatch<T: Element, V: UnaryVisitor<T>>(self, v: V) -> V::Out {
         use Unary::*;
         // Unit variants: the op is named inside the closure body, so `apply`'s match is on a
@@ -398,7 +400,9 @@ impl Binary {
         }
     }
 
-    /// Hands `v` this function as a closure in which the op is a constant.
+    /// Hands `v` this function as a closure in which the op is a constant. Always inlined,
+    /// so the visitor's loop is compiled for the caller's target features.
+    #[inline(always)]
     pub fn dispatch<T: Element, V: BinaryVisitor<T>>(self, v: V) -> V::Out {
         use Binary::*;
         match self {
@@ -440,7 +444,9 @@ impl Compare {
         if holds { T::one() } else { T::zero() }
     }
 
-    /// Hands `v` this comparison as a closure in which the op is a constant.
+    /// Hands `v` this comparison as a closure in which the op is a constant (always inlined,
+    /// like the functions').
+    #[inline(always)]
     pub fn dispatch<T: Element, V: BinaryVisitor<T>>(self, v: V) -> V::Out {
         use Compare::*;
         match self {
