@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
 use crate::feeds::{FeedKey, Feeds, Value};
+use crate::fuse::{FusedGroup, Fusion};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::params::ParamStore;
@@ -30,6 +31,9 @@ pub struct RunOptions {
     /// Precision of the convolutions' and matmuls' products (`f32` computations only; see
     /// [`Precision`]). Elementwise ops and reductions always run in the element type.
     pub precision: Precision,
+    /// Run the plan's fused groups node by node, as the graph has them, instead of as one
+    /// pass (the results are the same bits; tests compare the two). Check mode always does.
+    pub unfused: bool,
 }
 
 /// One node's time in a profiled run.
@@ -52,7 +56,8 @@ pub struct NodeTiming {
 pub struct RunOutput<T: Element> {
     /// The requested outputs, in the order they were requested.
     pub outputs: Vec<Tensor<T>>,
-    /// One entry per planned node in execution order; empty unless profiling was on.
+    /// One entry per planned node that ran, in execution order (a fused group is one entry,
+    /// under its last node's name, with op `"fused"`); empty unless profiling was on.
     pub timings: Vec<NodeTiming>,
     /// Wall time of the whole run (feed checks and bookkeeping included).
     pub total: Duration,
@@ -148,6 +153,27 @@ impl<T: Element> Plan<T> {
         let mut timings = Vec::new();
         for (i, s) in self.steps.iter().enumerate() {
             let t0 = opts.profile.then(Instant::now);
+            match &s.fusion {
+                Fusion::Alone => {}
+                // Computed with its group, at the group's last step.
+                Fusion::Member { .. } => continue,
+                Fusion::Leader(group) => {
+                    self.run_group(group, &mut values, opts, &mut timings)?;
+                    if let Some(t0) = t0.filter(|_| !(opts.unfused || opts.check_finite)) {
+                        timings.push(NodeTiming {
+                            node: s.node,
+                            name: s.name.clone(),
+                            op: "fused",
+                            kernel: s.kernel.clone(),
+                            time: t0.elapsed(),
+                        });
+                    }
+                    for &r in &s.release {
+                        values[r] = None;
+                    }
+                    continue;
+                }
+            }
             let value = match &s.op {
                 Op::Input | Op::IndexInput => {
                     values[i].take().ok_or_else(|| AutogradError::MissingFeed {
@@ -205,6 +231,67 @@ impl<T: Element> Plan<T> {
             timings,
             total: start.elapsed(),
         })
+    }
+
+    /// Runs a fused group: as one program over its inputs, or (check mode, or when asked)
+    /// member by member, keeping only the values the group writes out; member by member,
+    /// each member's time is recorded when profiling.
+    fn run_group(
+        &self,
+        group: &FusedGroup,
+        values: &mut [Option<Value<T>>],
+        opts: RunOptions,
+        timings: &mut Vec<NodeTiming>,
+    ) -> Result<()> {
+        let leader = &self.steps[*group.members.last().expect("a group has members")];
+        if opts.unfused || opts.check_finite {
+            for &m in &group.members {
+                let s = &self.steps[m];
+                let rule = s.op.rule().expect("fused members are applied ops");
+                let t0 = opts.profile.then(Instant::now);
+                let t = evaluate(rule, s, values, opts).map_err(|e| e.at(rule.name(), &s.name))?;
+                if let Some(t0) = t0 {
+                    timings.push(NodeTiming {
+                        node: s.node,
+                        name: s.name.clone(),
+                        op: s.op.name(),
+                        kernel: None,
+                        time: t0.elapsed(),
+                    });
+                }
+                if opts.check_finite {
+                    check_finite(&t, s, &self.steps, values)?;
+                }
+                values[m] = Some(Value::Tensor(t));
+            }
+            for &m in &group.members {
+                if !group.outputs.contains(&m) {
+                    values[m] = None;
+                }
+            }
+            return Ok(());
+        }
+        let inputs = group
+            .inputs
+            .iter()
+            .map(|&p| match &values[p] {
+                Some(Value::Tensor(t)) => Ok(t),
+                Some(Value::Indices(_)) => Err(EvalError::Index(format!(
+                    "`{}` holds indices where a float tensor is needed",
+                    self.steps[p].name
+                ))),
+                None => Err(EvalError::Index("operand was released before use".into())),
+            })
+            .collect::<std::result::Result<Vec<&Tensor<T>>, EvalError>>()
+            .map_err(|e| e.at("fused", &leader.name))?;
+        let outs = group
+            .program
+            .run(&inputs, &leader.shape)
+            .map_err(|e| EvalError::Tensor(e).at("fused", &leader.name))?;
+        for (&m, t) in group.outputs.iter().zip(outs) {
+            values[m] = Some(Value::Tensor(t));
+        }
+        Ok(())
     }
 
     /// The feeds checked against their placeholders and placed in their steps' slots.

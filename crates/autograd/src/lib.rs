@@ -39,6 +39,7 @@ pub mod check;
 pub mod error;
 mod exec;
 pub mod feeds;
+pub(crate) mod fuse;
 mod grad;
 mod graph;
 pub mod op;

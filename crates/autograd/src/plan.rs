@@ -21,6 +21,7 @@ use convnet_tensor::Element;
 use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
+use crate::fuse::{Fusion, plan_fusion};
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;
 use crate::rule::OutputBuffer;
@@ -50,6 +51,18 @@ pub(crate) struct Step<T: Element> {
     pub kernel: Option<String>,
     /// Steps whose values are dropped after this step runs.
     pub release: Vec<usize>,
+    /// Whether a fused group computes this step ([`crate::fuse`]).
+    pub fusion: Fusion,
+}
+
+impl<T: Element> Step<T> {
+    /// The group this step belongs to runs at the returned step (itself when alone).
+    fn runs_at(&self, own: usize) -> usize {
+        match self.fusion {
+            Fusion::Member { leader } => leader,
+            Fusion::Alone | Fusion::Leader(_) => own,
+        }
+    }
 }
 
 /// A compiled, reusable execution plan for some outputs of a graph at one batch size.
@@ -73,9 +86,29 @@ fn is_elementwise<T: Element>(op: &Op<T>) -> bool {
 }
 
 impl<T: Element> Plan<T> {
-    /// Compiles a plan for `outputs`. `batch` fixes the open batch size; it is required when a
-    /// needed node's shape mentions it.
+    /// Compiles a plan for `outputs`, with neighbouring pointwise nodes fused into single
+    /// passes ([`Plan::fused_groups`]). `batch` fixes the open batch size; it is required when
+    /// a needed node's shape mentions it.
     pub fn compile(graph: &Graph<T>, outputs: &[NodeId], batch: Option<usize>) -> Result<Self> {
+        Self::compile_with(graph, outputs, batch, true)
+    }
+
+    /// Compiles a plan that runs every node on its own, one pass over memory each, as the
+    /// graph has them: the reference a fused plan is checked and measured against.
+    pub fn compile_unfused(
+        graph: &Graph<T>,
+        outputs: &[NodeId],
+        batch: Option<usize>,
+    ) -> Result<Self> {
+        Self::compile_with(graph, outputs, batch, false)
+    }
+
+    fn compile_with(
+        graph: &Graph<T>,
+        outputs: &[NodeId],
+        batch: Option<usize>,
+        fuse: bool,
+    ) -> Result<Self> {
         for &o in outputs {
             graph.node(o)?;
         }
@@ -133,6 +166,7 @@ impl<T: Element> Plan<T> {
                 alloc,
                 kernel,
                 release: Vec::new(),
+                fusion: Fusion::Alone,
             });
         }
         let outputs: Vec<usize> = outputs.iter().map(|o| step_of[o]).collect();
@@ -151,6 +185,9 @@ impl<T: Element> Plan<T> {
             intermediate_bytes: 0,
             external_bytes: 0,
         };
+        if fuse {
+            plan_fusion(&mut plan.steps, &plan.outputs);
+        }
         plan.schedule_memory();
         Ok(plan)
     }
@@ -160,10 +197,15 @@ impl<T: Element> Plan<T> {
     fn schedule_memory(&mut self) {
         let n = self.steps.len();
         let elem = std::mem::size_of::<T>();
+        // A fused member reads its operands when its group runs, at the leader; reads inside
+        // a group never touch a stored value.
         let mut last_use: Vec<usize> = (0..n).collect();
         for (i, s) in self.steps.iter().enumerate() {
+            let at = s.runs_at(i);
             for &p in &s.inputs {
-                last_use[p] = last_use[p].max(i);
+                if self.steps[p].runs_at(p) != at || matches!(s.fusion, Fusion::Alone) {
+                    last_use[p] = last_use[p].max(at);
+                }
             }
         }
         for &o in &self.outputs {
@@ -187,7 +229,8 @@ impl<T: Element> Plan<T> {
         }
         // Phase 2: an elementwise step whose operand's buffer dies at that step takes it over.
         for i in 0..n {
-            if !is_elementwise(&self.steps[i].op) {
+            if !is_elementwise(&self.steps[i].op) || !matches!(self.steps[i].fusion, Fusion::Alone)
+            {
                 continue;
             }
             let ins = self.steps[i].inputs.clone();
@@ -221,25 +264,36 @@ impl<T: Element> Plan<T> {
         // Size-keyed free list for the arena figure.
         let mut free: HashMap<usize, usize> = HashMap::new();
         let mut arena = 0usize;
+        // What each step brings into being: itself, or for a fused group's leader the
+        // members it writes out (members kept in tiles take no memory at all).
+        let born_at = |i: usize| -> Vec<usize> {
+            match &self.steps[i].fusion {
+                Fusion::Alone => vec![i],
+                Fusion::Member { .. } => Vec::new(),
+                Fusion::Leader(group) => group.outputs.clone(),
+            }
+        };
         for i in 0..n {
-            let s = &self.steps[i];
-            match s.alloc {
-                Alloc::External => external += bytes(s),
-                Alloc::Fresh => {
-                    let b = bytes(s);
-                    total += b;
-                    live += b;
-                    match free.get_mut(&b) {
-                        Some(k) if *k > 0 => *k -= 1,
-                        _ => arena += b,
+            for j in born_at(i) {
+                let s = &self.steps[j];
+                match s.alloc {
+                    Alloc::External => external += bytes(s),
+                    Alloc::Fresh => {
+                        let b = bytes(s);
+                        total += b;
+                        live += b;
+                        match free.get_mut(&b) {
+                            Some(k) if *k > 0 => *k -= 1,
+                            _ => arena += b,
+                        }
+                        if death[j] != usize::MAX {
+                            deaths_at.entry(death[j]).or_default().push(j);
+                        }
                     }
-                    if death[i] != usize::MAX {
-                        deaths_at.entry(death[i]).or_default().push(i);
-                    }
+                    // Counted in the no-reuse sum, but it allocates nothing.
+                    Alloc::InPlace(_) => total += bytes(s),
+                    Alloc::View => {}
                 }
-                // Counted in the no-reuse sum, but it allocates nothing.
-                Alloc::InPlace(_) => total += bytes(s),
-                Alloc::View => {}
             }
             peak = peak.max(live);
             for r in deaths_at.remove(&i).unwrap_or_default() {
@@ -289,6 +343,22 @@ impl<T: Element> Plan<T> {
         self.steps
             .iter()
             .filter(|s| matches!(s.alloc, Alloc::InPlace(_)))
+            .count()
+    }
+
+    /// Number of fused groups: runs of pointwise nodes the plan evaluates as one pass.
+    pub fn fused_groups(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.fusion, Fusion::Leader(_)))
+            .count()
+    }
+
+    /// Number of nodes computed inside fused groups (their leaders included).
+    pub fn fused_nodes(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| !matches!(s.fusion, Fusion::Alone))
             .count()
     }
 

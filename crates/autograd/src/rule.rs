@@ -52,6 +52,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 
+use convnet_tensor::ops::fused::Pointwise;
 use convnet_tensor::{Element, Precision, Tensor, TensorError};
 use smallvec::SmallVec;
 
@@ -99,6 +100,14 @@ pub trait OpRule<T: Element>: Any + fmt::Debug + Send + Sync {
     /// How the output buffer is obtained.
     fn output_buffer(&self) -> OutputBuffer {
         OutputBuffer::Fresh
+    }
+
+    /// The elementwise function this op applies, when it is one the planner may fuse with its
+    /// neighbours into one pass over memory ([`convnet_tensor::ops::fused`]). A fusible op's
+    /// operands and output all have one shape, and its [`OpRule::eval`] must give, bit for
+    /// bit, what the function gives element by element. `None` (the default): never fused.
+    fn pointwise(&self) -> Option<Pointwise> {
+        None
     }
 
     /// Evaluates the node.

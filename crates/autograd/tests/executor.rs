@@ -1,5 +1,5 @@
 //! Executor behaviour: feed checks naming the node, check mode, memory planning and reuse,
-//! open batch size, strict geometry errors, and a training step as one plan.
+//! fusion, open batch size, strict geometry errors, and a training step as one plan.
 
 use convnet_autograd::{
     AutogradError, Conv2dParams, Feeds, Graph, GraphOptions, ParamStore, Plan, Pool2dParams,
@@ -74,6 +74,8 @@ fn check_mode_names_the_node_that_made_a_nan() {
     let y = g.scope("block.1", |g| g.ln(x)).unwrap();
     let z = g.exp(y).unwrap();
     let plan = Plan::compile(&g, &[z], None).unwrap();
+    // ln and exp run as one fused pass; check mode still names the node inside it.
+    assert_eq!(plan.fused_groups(), 1);
     let feeds = Feeds::new().with(
         x,
         Tensor::<f32>::from_vec(vec![1.0, -1.0, 2.0], &[3]).unwrap(),
@@ -155,17 +157,21 @@ fn peak_is_known_before_running_and_reuse_reduces_it() {
             g.add(v, x).unwrap()
         };
     }
-    let plan = Plan::compile(&g, &[v], None).unwrap();
+    let plan = Plan::compile_unfused(&g, &[v], None).unwrap();
     assert_eq!(plan.intermediate_bytes(), 20 * 4000);
     assert!(plan.peak_bytes() <= 2 * 4000, "peak {}", plan.peak_bytes());
     assert!(plan.in_place_steps() >= 18);
-    let out = plan
-        .run(
-            &Feeds::new().with(x, Tensor::<f32>::zeros(&[1000])),
-            &ParamStore::new(),
-        )
-        .unwrap();
+    assert_eq!(plan.fused_groups(), 0);
+    let feeds = Feeds::new().with(x, Tensor::<f32>::normal(&[1000], 0.0, 1.0, 3).unwrap());
+    let out = plan.run(&feeds, &ParamStore::new()).unwrap();
     assert_eq!(out[0].shape(), &[1000]);
+    // Fused, the chain is one pass that writes only its result: the same bits.
+    let fused = Plan::compile(&g, &[v], None).unwrap();
+    assert_eq!((fused.fused_groups(), fused.fused_nodes()), (1, 20));
+    assert_eq!(fused.intermediate_bytes(), 4000);
+    assert_eq!(fused.peak_bytes(), 4000);
+    let got = fused.run(&feeds, &ParamStore::new()).unwrap();
+    assert_eq!(got[0].to_vec(), out[0].to_vec());
 }
 
 #[test]
@@ -177,8 +183,10 @@ fn in_place_execution_matches_fresh_evaluation() {
     let c = g.mul(b, x).unwrap(); // in place into b
     let d = g.sub(x, c).unwrap(); // in place into c (operand 1)
     let xs = Tensor::<f64>::from_vec(vec![-1.0, 0.0, 0.5, 1.0, 2.0], &[5]).unwrap();
-    let out = g
-        .run(&[d], &Feeds::new().with(x, xs.clone()), &ParamStore::new())
+    let plan = Plan::compile_unfused(&g, &[d], None).unwrap();
+    assert_eq!(plan.in_place_steps(), 3);
+    let out = plan
+        .run(&Feeds::new().with(x, xs.clone()), &ParamStore::new())
         .unwrap();
     let want = xs.sub(&xs.exp().sin().mul(&xs).unwrap()).unwrap();
     assert!(out[0].max_abs_diff(&want).unwrap() < 1e-15);
@@ -285,4 +293,62 @@ fn strict_geometry_names_the_layer_and_suggests_padding() {
     g.set_strict_geometry(false);
     let y = g.conv2d(x, w, p).unwrap();
     assert_eq!(g.shape(y).unwrap().to_string(), "[B, 4, 2, 2]");
+}
+
+/// Fused groups against the unfused plan, bit for bit: a strided (transposed) feed, a
+/// broadcast operand, a member that a view and a reduction read (written out), a member that
+/// is a requested output, and a pointwise node that may not join the group before it because
+/// a reduction between them reads a member (the group would run too late for it).
+#[test]
+fn fused_plans_give_the_unfused_bits_and_respect_readers() {
+    let mut g = Graph::<f64>::new();
+    let x = g.input("x", [6, 5]).unwrap();
+    let b = g.param("b", &[5]).unwrap();
+    let xb = g.add(x, b).unwrap();
+    let t = g.tanh(xb).unwrap();
+    let sq = g.square(t).unwrap();
+    let flat = g.reshape(t, [30]).unwrap(); // a view of a member
+    let s = g.sum_all(sq).unwrap(); // a reduction reads a member
+    let s6 = g.expand(s, [6, 5]).unwrap();
+    let late = g.mul(sq, s6).unwrap(); // cannot join: the sum reads `sq` before it
+    let out = g.sigmoid(late).unwrap();
+    let outputs = [out, flat, t];
+    let fused = Plan::compile(&g, &outputs, None).unwrap();
+    let unfused = Plan::compile_unfused(&g, &outputs, None).unwrap();
+    assert_eq!(fused.fused_groups(), 2, "add·tanh·square, then mul·sigmoid");
+    assert_eq!(fused.fused_nodes(), 5);
+    let mut p = ParamStore::new();
+    p.insert("b", Tensor::<f64>::normal(&[5], 0.0, 1.0, 1).unwrap())
+        .unwrap();
+    // x fed as the transpose of a [5, 6] tensor: a strided view.
+    let xt = Tensor::<f64>::normal(&[5, 6], 0.0, 1.0, 2)
+        .unwrap()
+        .t()
+        .unwrap();
+    assert!(!xt.is_contiguous());
+    let feeds = Feeds::new().with(x, xt);
+    let a = unfused.run(&feeds, &p).unwrap();
+    let f = fused.run(&feeds, &p).unwrap();
+    let node_by_node = fused
+        .run_with(
+            &feeds,
+            &p,
+            RunOptions {
+                unfused: true,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap()
+        .outputs;
+    for k in 0..outputs.len() {
+        assert_eq!(a[k].to_vec(), f[k].to_vec(), "output {k}");
+        assert_eq!(a[k].to_vec(), node_by_node[k].to_vec(), "output {k}");
+    }
+    // `xb` and `late` live only in tiles. (The peak is not always lower: a fused group's
+    // outputs are fresh buffers, where the unfused `mul` and `sigmoid` overwrite a dying
+    // operand in place.)
+    assert_eq!(
+        fused.intermediate_bytes() + 2 * 30 * 8,
+        unfused.intermediate_bytes()
+    );
 }

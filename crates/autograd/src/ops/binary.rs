@@ -5,6 +5,7 @@
 //! below never deal with it: the `Expand` node's own gradient (a sum over the expanded axes)
 //! takes care of it, and that logic exists once, in `movement.rs`.
 
+use convnet_tensor::ops::fused::Pointwise;
 use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
@@ -29,6 +30,10 @@ impl<T: Element> OpRule<T> for BinaryOp {
 
     fn output_buffer(&self) -> OutputBuffer {
         OutputBuffer::Elementwise
+    }
+
+    fn pointwise(&self) -> Option<Pointwise> {
+        Some(Pointwise::Binary(*self))
     }
 
     fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {

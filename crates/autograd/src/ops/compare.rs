@@ -5,6 +5,7 @@
 //! gradient to `a` where `cond ≠ 0` and to `b` elsewhere; `cond` gets none. Masks are how
 //! max/min, ReLU-like and piecewise functions get their derivatives.
 
+use convnet_tensor::ops::fused::Pointwise;
 use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
 
@@ -24,6 +25,10 @@ impl<T: Element> OpRule<T> for CmpOp {
 
     fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
         same_shapes(inputs, 2)
+    }
+
+    fn pointwise(&self) -> Option<Pointwise> {
+        Some(Pointwise::Compare(*self))
     }
 
     fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
@@ -47,6 +52,10 @@ impl<T: Element> OpRule<T> for SelectOp {
 
     fn shape(&self, inputs: &[&Shape], _: &GraphOptions) -> Result<Shape, RuleError> {
         same_shapes(inputs, 3)
+    }
+
+    fn pointwise(&self) -> Option<Pointwise> {
+        Some(Pointwise::Select)
     }
 
     fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {

@@ -5,6 +5,7 @@
 //! `sign` and `step` (the 0/1 mask `x > 0`) are piecewise constant: no gradient flows through
 //! them, which is also what makes ReLU's second derivative zero almost everywhere.
 
+use convnet_tensor::ops::fused::Pointwise;
 use convnet_tensor::scalar::Expr;
 use convnet_tensor::{Element, Tensor};
 use smallvec::smallvec;
@@ -84,6 +85,10 @@ impl<T: Element> OpRule<T> for UnaryOp {
 
     fn output_buffer(&self) -> OutputBuffer {
         OutputBuffer::Elementwise
+    }
+
+    fn pointwise(&self) -> Option<Pointwise> {
+        Some(Pointwise::Unary(*self))
     }
 
     fn eval(&self, args: &EvalArgs<'_, T>) -> Result<Tensor<T>, EvalError> {
