@@ -392,6 +392,10 @@ pub struct BenchArgs {
     /// reduction, …), executor overhead and the optimizer, and the slowest nodes.
     #[arg(long)]
     pub profile: bool,
+    /// Run the plans' fused groups node by node, one pass over memory each, to see what
+    /// fusion gains on this model (the results are the same bits).
+    #[arg(long)]
+    pub no_fusion: bool,
     #[command(flatten)]
     pub precision: PrecisionArg,
 }

@@ -720,7 +720,7 @@ pub struct Inference<T: Element = f32> {
     mg: ModelGraph<T>,
     loss: Option<AttachedLoss>,
     plans: PlanCache<T>,
-    precision: Precision,
+    options: RunOptions,
 }
 
 impl<T: Element> Inference<T> {
@@ -733,7 +733,7 @@ impl<T: Element> Inference<T> {
             mg,
             loss,
             plans: PlanCache::new(),
-            precision: Precision::F32,
+            options: RunOptions::default(),
         })
     }
 
@@ -744,7 +744,12 @@ impl<T: Element> Inference<T> {
 
     /// Precision of the convolutions' and matmuls' products in later runs.
     pub fn set_precision(&mut self, precision: Precision) {
-        self.precision = precision;
+        self.options.precision = precision;
+    }
+
+    /// Precision, fusion and check mode of later runs (profiling is not reported here).
+    pub fn set_run_options(&mut self, options: RunOptions) {
+        self.options = options;
     }
 
     fn run_nodes(
@@ -755,11 +760,7 @@ impl<T: Element> Inference<T> {
         batch: usize,
     ) -> Result<Vec<Tensor<T>>> {
         let plan = self.plans.get(&self.mg.graph, nodes, Some(batch))?;
-        let options = RunOptions {
-            precision: self.precision,
-            ..RunOptions::default()
-        };
-        Ok(plan.run_with(feeds, params, options)?.outputs)
+        Ok(plan.run_with(feeds, params, self.options)?.outputs)
     }
 
     /// The model output for a batch.

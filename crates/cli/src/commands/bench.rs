@@ -54,6 +54,10 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     let precision = args.precision.announced();
     let mut trainer = Trainer::new(&model, batch, classes)?;
     trainer.step.set_precision(precision);
+    trainer.step.set_run_options(RunOptions {
+        unfused: args.no_fusion,
+        ..trainer.step.run_options()
+    });
     let peak = trainer.step.peak_bytes(batch).map_err(Failure::run)?;
     // Two steps compile the plans first, so the allocation count is of steady-state steps.
     trainer.step(false)?;
@@ -72,7 +76,11 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     );
 
     let mut inference = model.inference().map_err(Failure::run)?;
-    inference.set_precision(precision);
+    inference.set_run_options(RunOptions {
+        precision,
+        unfused: args.no_fusion,
+        ..RunOptions::default()
+    });
     let params = model.init_params(0).map_err(Failure::run)?;
     let infer_at = |b: usize| -> Result<Duration, Failure> {
         let x = random_batch(&shape, b, 2)?;
@@ -167,11 +175,12 @@ impl Trainer {
             let mut node_sum = Duration::ZERO;
             for t in &timings {
                 node_sum += t.time;
-                add_share(
-                    &mut shares,
-                    kinds.get(t.node.index()).unwrap_or(&"other"),
-                    t.time,
-                );
+                let kind = if t.op == "fused" {
+                    "elementwise (fused)"
+                } else {
+                    kinds.get(t.node.index()).unwrap_or(&"other")
+                };
+                add_share(&mut shares, kind, t.time);
             }
             add_share(
                 &mut shares,
@@ -200,8 +209,17 @@ impl Trainer {
             );
         }
         slowest.sort_by_key(|t| std::cmp::Reverse(t.time));
+        let fused: Vec<&NodeTiming> = slowest.iter().filter(|t| t.op == "fused").take(5).collect();
+        let shown = slowest.iter().take(8).chain(
+            // The slowest fused groups too, when they are not among the slowest nodes.
+            fused.into_iter().filter(|t| {
+                !slowest[..8.min(slowest.len())]
+                    .iter()
+                    .any(|s| s.node == t.node)
+            }),
+        );
         println!("slowest nodes of the last step:");
-        for t in slowest.iter().take(8) {
+        for t in shown {
             println!(
                 "  {:>9.3} ms  {:<20} {:<44} {}",
                 ms(t.time),
