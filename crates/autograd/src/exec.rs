@@ -271,23 +271,45 @@ impl<T: Element> Plan<T> {
             }
             return Ok(());
         }
+        // The leader's value may take over the buffer of an input that dies here.
+        let target = match leader.group_in_place {
+            Some(k) => match values[group.inputs[k]].take() {
+                Some(Value::Tensor(t)) => Some((k, t)),
+                _ => {
+                    return Err(EvalError::Index("operand was released before use".into())
+                        .at("fused", &leader.name));
+                }
+            },
+            None => None,
+        };
         let inputs = group
             .inputs
             .iter()
-            .map(|&p| match &values[p] {
-                Some(Value::Tensor(t)) => Ok(t),
+            .enumerate()
+            .map(|(k, &p)| match &values[p] {
+                _ if target.as_ref().is_some_and(|(t, _)| *t == k) => Ok(None),
+                Some(Value::Tensor(t)) => Ok(Some(t)),
                 Some(Value::Indices(_)) => Err(EvalError::Index(format!(
                     "`{}` holds indices where a float tensor is needed",
                     self.steps[p].name
                 ))),
                 None => Err(EvalError::Index("operand was released before use".into())),
             })
-            .collect::<std::result::Result<Vec<&Tensor<T>>, EvalError>>()
+            .collect::<std::result::Result<Vec<Option<&Tensor<T>>>, EvalError>>()
             .map_err(|e| e.at("fused", &leader.name))?;
-        let outs = group
-            .program
-            .run(&inputs, &leader.shape)
-            .map_err(|e| EvalError::Tensor(e).at("fused", &leader.name))?;
+        let outs = match target {
+            // The leader is the group's last written output.
+            Some((k, t)) => {
+                group
+                    .program
+                    .run_in_place(&inputs, &leader.shape, t, k, group.outputs.len() - 1)
+            }
+            None => {
+                let inputs: Vec<&Tensor<T>> = inputs.into_iter().flatten().collect();
+                group.program.run(&inputs, &leader.shape)
+            }
+        }
+        .map_err(|e| EvalError::Tensor(e).at("fused", &leader.name))?;
         for (&m, t) in group.outputs.iter().zip(outs) {
             values[m] = Some(Value::Tensor(t));
         }

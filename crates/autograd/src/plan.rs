@@ -53,6 +53,9 @@ pub(crate) struct Step<T: Element> {
     pub release: Vec<usize>,
     /// Whether a fused group computes this step ([`crate::fuse`]).
     pub fusion: Fusion,
+    /// For a fused group's leader: the group input (an index into its `inputs`) whose buffer,
+    /// dying at the group, the leader's value is written into.
+    pub group_in_place: Option<usize>,
 }
 
 impl<T: Element> Step<T> {
@@ -167,6 +170,7 @@ impl<T: Element> Plan<T> {
                 kernel,
                 release: Vec::new(),
                 fusion: Fusion::Alone,
+                group_in_place: None,
             });
         }
         let outputs: Vec<usize> = outputs.iter().map(|o| step_of[o]).collect();
@@ -227,13 +231,14 @@ impl<T: Element> Plan<T> {
                 death[root[i]] = death[root[i]].max(death[i]);
             }
         }
-        // Phase 2: an elementwise step whose operand's buffer dies at that step takes it over.
+        // Phase 2: an elementwise step (or a fused group, at its leader) whose operand's buffer
+        // dies at that step takes it over.
         for i in 0..n {
-            if !is_elementwise(&self.steps[i].op) || !matches!(self.steps[i].fusion, Fusion::Alone)
-            {
-                continue;
-            }
-            let ins = self.steps[i].inputs.clone();
+            let ins: Vec<usize> = match &self.steps[i].fusion {
+                Fusion::Alone if is_elementwise(&self.steps[i].op) => self.steps[i].inputs.to_vec(),
+                Fusion::Leader(group) => group.inputs.clone(),
+                _ => continue,
+            };
             if ins.len() == 2 && ins[0] == ins[1] {
                 continue;
             }
@@ -247,7 +252,10 @@ impl<T: Element> Plan<T> {
             });
             if let Some(pos) = pick {
                 let r = root[ins[pos]];
-                self.steps[i].alloc = Alloc::InPlace(pos);
+                match self.steps[i].fusion {
+                    Fusion::Leader(_) => self.steps[i].group_in_place = Some(pos),
+                    _ => self.steps[i].alloc = Alloc::InPlace(pos),
+                }
                 root[i] = r;
                 death[r] = death[i];
                 // Views of this step now view `r`.
@@ -276,7 +284,11 @@ impl<T: Element> Plan<T> {
         for i in 0..n {
             for j in born_at(i) {
                 let s = &self.steps[j];
-                match s.alloc {
+                let alloc = match s.group_in_place {
+                    Some(k) => Alloc::InPlace(k),
+                    None => s.alloc,
+                };
+                match alloc {
                     Alloc::External => external += bytes(s),
                     Alloc::Fresh => {
                         let b = bytes(s);
@@ -338,11 +350,12 @@ impl<T: Element> Plan<T> {
         self.steps.is_empty()
     }
 
-    /// Number of steps that write into a dying operand's buffer.
+    /// Number of steps (a fused group counting once) that write into a dying operand's
+    /// buffer.
     pub fn in_place_steps(&self) -> usize {
         self.steps
             .iter()
-            .filter(|s| matches!(s.alloc, Alloc::InPlace(_)))
+            .filter(|s| matches!(s.alloc, Alloc::InPlace(_)) || s.group_in_place.is_some())
             .count()
     }
 

@@ -344,11 +344,40 @@ fn fused_plans_give_the_unfused_bits_and_respect_readers() {
         assert_eq!(a[k].to_vec(), f[k].to_vec(), "output {k}");
         assert_eq!(a[k].to_vec(), node_by_node[k].to_vec(), "output {k}");
     }
-    // `xb` and `late` live only in tiles. (The peak is not always lower: a fused group's
-    // outputs are fresh buffers, where the unfused `mul` and `sigmoid` overwrite a dying
-    // operand in place.)
+    // `xb` and `late` live only in tiles, and the second group writes over `sq`, which dies
+    // there, as the unfused `mul` does.
     assert_eq!(
         fused.intermediate_bytes() + 2 * 30 * 8,
         unfused.intermediate_bytes()
     );
+    assert_eq!(fused.in_place_steps(), 1);
+    assert!(fused.peak_bytes() <= unfused.peak_bytes());
+}
+
+/// A fused group writes its result into an operand's buffer that dies at the group, as an
+/// unfused elementwise op would: `relu(x·w + b)` needs no buffer beyond the product's.
+#[test]
+fn a_fused_group_writes_in_place_over_a_dying_operand() {
+    let mut g = Graph::<f32>::new();
+    let x = g.input("x", [64, 32]).unwrap();
+    let w = g.param("w", &[32, 48]).unwrap();
+    let b = g.param("b", &[48]).unwrap();
+    let xw = g.matmul(x, w).unwrap();
+    let z = g.add(xw, b).unwrap();
+    let y = g.relu(z).unwrap();
+    let fused = Plan::compile(&g, &[y], None).unwrap();
+    assert_eq!((fused.fused_groups(), fused.in_place_steps()), (1, 1));
+    assert_eq!(fused.peak_bytes(), 64 * 48 * 4, "only the product's buffer");
+    let mut p = ParamStore::new();
+    p.insert("w", Tensor::normal(&[32, 48], 0.0, 1.0, 1).unwrap())
+        .unwrap();
+    p.insert("b", Tensor::normal(&[48], 0.0, 1.0, 2).unwrap())
+        .unwrap();
+    let feeds = Feeds::new().with(x, Tensor::normal(&[64, 32], 0.0, 1.0, 3).unwrap());
+    let want = Plan::compile_unfused(&g, &[y], None)
+        .unwrap()
+        .run(&feeds, &p)
+        .unwrap();
+    let got = fused.run(&feeds, &p).unwrap();
+    assert_eq!(got[0].to_vec(), want[0].to_vec());
 }

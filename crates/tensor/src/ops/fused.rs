@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -142,66 +143,125 @@ impl FusedProgram {
         inputs: &[&Tensor<T>],
         shape: &[usize],
     ) -> Result<Vec<Tensor<T>>> {
+        let inputs: Vec<Option<&Tensor<T>>> = inputs.iter().map(|&t| Some(t)).collect();
+        self.run_impl(&inputs, shape, None)
+    }
+
+    /// Like [`Self::run`], with output `output` written into `target`'s buffer, which holds
+    /// input `input` (`inputs[input]` is `None`): each tile of that input is read before the
+    /// tile of the output overwrites it, so an operand that dies here lends its memory, as
+    /// unfused elementwise ops do. `target` is made contiguous and unshared first
+    /// ([`Tensor::data_mut`]) if it is not.
+    pub fn run_in_place<T: Element>(
+        &self,
+        inputs: &[Option<&Tensor<T>>],
+        shape: &[usize],
+        target: Tensor<T>,
+        input: usize,
+        output: usize,
+    ) -> Result<Vec<Tensor<T>>> {
+        if inputs.get(input).is_none_or(|t| t.is_some()) || output >= self.outputs.len() {
+            return Err(TensorError::shape(
+                "fused program",
+                format!(
+                    "in place needs input {input} absent (of {}) and output {output} (of {})",
+                    inputs.len(),
+                    self.outputs.len()
+                ),
+            ));
+        }
+        self.run_impl(inputs, shape, Some((input, output, target)))
+    }
+
+    fn run_impl<T: Element>(
+        &self,
+        inputs: &[Option<&Tensor<T>>],
+        shape: &[usize],
+        in_place: Option<(usize, usize, Tensor<T>)>,
+    ) -> Result<Vec<Tensor<T>>> {
         if inputs.len() != self.inputs {
             return Err(TensorError::shape(
                 "fused program",
                 format!("takes {} inputs, got {}", self.inputs, inputs.len()),
             ));
         }
-        if let Some((i, t)) = inputs.iter().enumerate().find(|(_, t)| t.shape() != shape) {
+        let given = inputs
+            .iter()
+            .map(|t| t.map(|t| t.shape()))
+            .chain(in_place.iter().map(|(_, _, t)| Some(t.shape())));
+        if let Some((i, got)) = given
+            .enumerate()
+            .find_map(|(i, s)| s.filter(|&s| s != shape).map(|s| (i, s)))
+        {
             return Err(TensorError::shape(
                 "fused program",
-                format!(
-                    "input {i} has shape {:?}, the program runs at {shape:?}",
-                    t.shape()
-                ),
+                format!("input {i} has shape {got:?}, the program runs at {shape:?}"),
             ));
         }
         let n = numel(shape);
-        let readers: Vec<Reader<'_, T>> = inputs.iter().map(|t| Reader::new(t)).collect();
-        let mut outs: Vec<Vec<T>> = self.outputs.iter().map(|_| Vec::with_capacity(n)).collect();
+        let readers: Vec<Option<Reader<'_, T>>> =
+            inputs.iter().map(|t| t.map(Reader::new)).collect();
+        let (target_input, target_output, mut target) = match in_place {
+            Some((i, o, t)) => (Some(i), Some(o), Some(t)),
+            None => (None, None, None),
+        };
+        // Exactly the in-place input is absent: the tile loop reads an absent input from the
+        // in-place buffer.
+        if let Some(i) =
+            (0..inputs.len()).find(|&i| inputs[i].is_none() != (Some(i) == target_input))
         {
-            let mut spare: Vec<&mut [MaybeUninit<T>]> = outs
-                .iter_mut()
-                .map(|v| &mut v.spare_capacity_mut()[..n])
-                .collect();
-            let chunk = TILE * TILES_PER_TASK;
+            return Err(TensorError::shape(
+                "fused program",
+                format!("input {i} is absent but not the one written over in place"),
+            ));
+        }
+        let fresh_count = self.outputs.len() - usize::from(target_output.is_some());
+        let mut outs: Vec<Vec<T>> = (0..fresh_count).map(|_| Vec::with_capacity(n)).collect();
+        {
+            let spans = Spans {
+                fresh: outs
+                    .iter_mut()
+                    .map(|v| &mut v.spare_capacity_mut()[..n])
+                    .collect(),
+                target: target.as_mut().map(|t| t.data_mut()),
+            };
+            let plan = SpanPlan {
+                readers: &readers,
+                target_output,
+            };
             if n >= PARALLEL_THRESHOLD {
                 // One task per run of tiles; each task owns its slices of every output.
-                let mut tasks: Vec<(usize, Vec<&mut [MaybeUninit<T>]>)> = Vec::new();
-                let mut rest = std::mem::take(&mut spare);
-                let mut start = 0;
-                while start < n {
-                    let len = chunk.min(n - start);
-                    let mut mine = Vec::with_capacity(rest.len());
-                    let mut later = Vec::with_capacity(rest.len());
-                    for s in rest {
-                        let (a, b) = s.split_at_mut(len);
-                        mine.push(a);
-                        later.push(b);
-                    }
-                    tasks.push((start, mine));
-                    rest = later;
-                    start += len;
-                }
+                let tasks = spans.split(n, TILE * TILES_PER_TASK);
                 // One scratch of registers per worker, not per task.
                 tasks.into_par_iter().for_each_init(
                     || self.scratch(),
-                    |scratch, (start, mut dst)| {
-                        self.run_span_best(&readers, start, &mut dst, scratch)
-                    },
+                    |scratch, mut span| self.run_span_best(&plan, &mut span, scratch),
                 );
             } else {
-                self.run_span_best(&readers, 0, &mut spare, &mut self.scratch());
+                let mut span = Span {
+                    start: 0,
+                    len: n,
+                    fresh: spans.fresh,
+                    target: spans.target,
+                };
+                self.run_span_best(&plan, &mut span, &mut self.scratch());
             }
         }
-        outs.into_iter()
-            .map(|mut v| {
-                // SAFETY: `run_span` wrote every element of each output's first `n` slots
-                // (the spans above partition 0..n, and a span writes each output tile it
-                // covers in full), and `n` is within the capacity reserved above.
-                unsafe { v.set_len(n) };
-                Ok(Tensor::from_kernel(v, shape))
+        let mut fresh = outs.into_iter().map(|mut v| {
+            // SAFETY: `run_span` wrote every element of each fresh output's first `n` slots
+            // (the spans partition 0..n, and a span writes each output tile it covers in
+            // full), and `n` is within the capacity reserved above.
+            unsafe { v.set_len(n) };
+            Tensor::from_kernel(v, shape)
+        });
+        (0..self.outputs.len())
+            .map(|k| {
+                let t = if Some(k) == target_output {
+                    target.take()
+                } else {
+                    fresh.next()
+                };
+                t.ok_or_else(|| TensorError::shape("fused program", "an output went missing"))
             })
             .collect()
     }
@@ -217,9 +277,8 @@ impl FusedProgram {
     /// IEEE operations either way, so every copy gives the same bits.
     fn run_span_best<T: Element>(
         &self,
-        readers: &[Reader<'_, T>],
-        start: usize,
-        dst: &mut [&mut [MaybeUninit<T>]],
+        plan: &SpanPlan<'_, T>,
+        span: &mut Span<'_, T>,
         scratch: &mut [T],
     ) {
         #[cfg(target_arch = "x86_64")]
@@ -227,51 +286,48 @@ impl FusedProgram {
             if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq")
             {
                 // SAFETY: the CPU has the features the copy is compiled for (checked above).
-                return unsafe { self.run_span_avx512(readers, start, dst, scratch) };
+                return unsafe { self.run_span_avx512(plan, span, scratch) };
             }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 // SAFETY: as above.
-                return unsafe { self.run_span_avx2(readers, start, dst, scratch) };
+                return unsafe { self.run_span_avx2(plan, span, scratch) };
             }
         }
-        self.run_span(readers, start, dst, scratch)
+        self.run_span(plan, span, scratch)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
     fn run_span_avx512<T: Element>(
         &self,
-        readers: &[Reader<'_, T>],
-        start: usize,
-        dst: &mut [&mut [MaybeUninit<T>]],
+        plan: &SpanPlan<'_, T>,
+        span: &mut Span<'_, T>,
         scratch: &mut [T],
     ) {
-        self.run_span(readers, start, dst, scratch)
+        self.run_span(plan, span, scratch)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn run_span_avx2<T: Element>(
         &self,
-        readers: &[Reader<'_, T>],
-        start: usize,
-        dst: &mut [&mut [MaybeUninit<T>]],
+        plan: &SpanPlan<'_, T>,
+        span: &mut Span<'_, T>,
         scratch: &mut [T],
     ) {
-        self.run_span(readers, start, dst, scratch)
+        self.run_span(plan, span, scratch)
     }
 
-    /// Evaluates the elements `start..start + dst[k].len()` tile by tile, writing output `k`
-    /// into `dst[k]` (every element of it).
+    /// Evaluates the elements `span.start..span.start + span.len` tile by tile, writing every
+    /// element of the span's slice of each output.
     #[inline(always)]
     fn run_span<T: Element>(
         &self,
-        readers: &[Reader<'_, T>],
-        start: usize,
-        dst: &mut [&mut [MaybeUninit<T>]],
+        plan: &SpanPlan<'_, T>,
+        span: &mut Span<'_, T>,
         scratch: &mut [T],
     ) {
-        let len = dst.first().map_or(0, |d| d.len());
+        let (start, len) = (span.start, span.len);
         let mut borrowed: Vec<Option<&[T]>> = Vec::with_capacity(self.inputs);
         let mut done = 0;
         while done < len {
@@ -279,11 +335,21 @@ impl FusedProgram {
             let at = start + done;
             // Inputs: contiguous ones are read where they are; the rest are gathered.
             borrowed.clear();
-            for (i, r) in readers.iter().enumerate() {
-                match r.contiguous(at, t) {
-                    Some(s) => borrowed.push(Some(s)),
+            for (i, r) in plan.readers.iter().enumerate() {
+                let reg = &mut scratch[i * TILE..i * TILE + t];
+                match r {
+                    Some(r) => match r.contiguous(at, t) {
+                        Some(s) => borrowed.push(Some(s)),
+                        None => {
+                            r.gather(at, reg);
+                            borrowed.push(None);
+                        }
+                    },
+                    // The input written over in place: this tile, before it is overwritten.
                     None => {
-                        r.gather(at, &mut scratch[i * TILE..i * TILE + t]);
+                        if let Some(target) = span.target.as_deref() {
+                            reg.copy_from_slice(&target[done..done + t]);
+                        }
                         borrowed.push(None);
                     }
                 }
@@ -321,12 +387,81 @@ impl FusedProgram {
                     }
                 }
             }
-            for (d, &reg) in dst.iter_mut().zip(&self.outputs) {
-                d[done..done + t].write_copy_of_slice(&scratch[reg * TILE..reg * TILE + t]);
+            let mut fresh = span.fresh.iter_mut();
+            for (k, &reg) in self.outputs.iter().enumerate() {
+                let src = &scratch[reg * TILE..reg * TILE + t];
+                if Some(k) == plan.target_output {
+                    if let Some(target) = span.target.as_deref_mut() {
+                        target[done..done + t].copy_from_slice(src);
+                    }
+                } else if let Some(d) = fresh.next() {
+                    d[done..done + t].write_copy_of_slice(src);
+                }
             }
             done += t;
         }
     }
+}
+
+/// What every span of one run shares: how to read each input (`None`: the input written over
+/// in place), and which output goes into the in-place buffer.
+struct SpanPlan<'a, T: Element> {
+    readers: &'a [Option<Reader<'a, T>>],
+    target_output: Option<usize>,
+}
+
+/// The whole run's output memory: each fresh output's uninitialised slots, and the in-place
+/// buffer.
+struct Spans<'a, T> {
+    fresh: FreshSlices<'a, T>,
+    target: Option<&'a mut [T]>,
+}
+
+impl<'a, T> Spans<'a, T> {
+    /// Cuts every buffer at the same places into spans of `chunk` elements (the last shorter).
+    fn split(self, n: usize, chunk: usize) -> Vec<Span<'a, T>> {
+        let mut spans = Vec::with_capacity(n.div_ceil(chunk));
+        let (mut fresh, mut target) = (self.fresh, self.target);
+        let mut start = 0;
+        while start < n {
+            let len = chunk.min(n - start);
+            let (mut mine, mut later) = (FreshSlices::new(), FreshSlices::new());
+            for s in fresh {
+                let (a, b) = s.split_at_mut(len);
+                mine.push(a);
+                later.push(b);
+            }
+            let (t_mine, t_later) = match target {
+                Some(t) => {
+                    let (a, b) = t.split_at_mut(len);
+                    (Some(a), Some(b))
+                }
+                None => (None, None),
+            };
+            spans.push(Span {
+                start,
+                len,
+                fresh: mine,
+                target: t_mine,
+            });
+            fresh = later;
+            target = t_later;
+            start += len;
+        }
+        spans
+    }
+}
+
+/// Each fresh output's slots in one span: inline for up to 6 outputs, so splitting a run
+/// into tasks allocates nothing in the common case.
+type FreshSlices<'a, T> = SmallVec<[&'a mut [MaybeUninit<T>]; 6]>;
+
+/// One task's part of a run: elements `start..start + len` of every output.
+struct Span<'a, T> {
+    start: usize,
+    len: usize,
+    fresh: FreshSlices<'a, T>,
+    target: Option<&'a mut [T]>,
 }
 
 /// Most axes a gathered input may keep after merging (the gather's fixed multi-index).
@@ -591,6 +726,51 @@ mod tests {
         );
         let e = p.run(&[&x, &x], &[2, 3]).unwrap_err();
         assert!(e.to_string().contains("takes 1 inputs, got 2"), "{e}");
+    }
+
+    /// Written in place over a dying input, the outputs are the bits of a fresh run, and the
+    /// input's buffer is the output's (no new allocation for it).
+    #[test]
+    fn in_place_over_an_input_gives_the_same_bits() {
+        for &n in &[37usize, 40_000] {
+            let shape = [n, 3];
+            let x = Tensor::<f32>::normal(&shape, 0.0, 1.0, 1).unwrap();
+            let y = Tensor::<f32>::normal(&[3], 0.0, 1.0, 2)
+                .unwrap()
+                .broadcast_to(&shape)
+                .unwrap();
+            let p = FusedProgram::new(
+                2,
+                vec![
+                    instr(Pointwise::Binary(Binary::Mul), &[0, 1]),
+                    instr(Pointwise::Unary(Unary::Tanh), &[2]),
+                    instr(Pointwise::Binary(Binary::Sub), &[3, 0]),
+                ],
+                vec![2, 4],
+            )
+            .unwrap();
+            let want = p.run(&[&x, &y], &shape).unwrap();
+            // The only reference to x's buffer goes in as the target.
+            let target = x.contiguous().map(|v| v);
+            let before = target.data().as_ptr();
+            let got = p
+                .run_in_place(&[None, Some(&y)], &shape, target, 0, 1)
+                .unwrap();
+            assert_eq!(got[0].to_vec(), want[0].to_vec(), "{n}");
+            assert_eq!(got[1].to_vec(), want[1].to_vec(), "{n}");
+            assert_eq!(got[1].data().as_ptr(), before, "{n}: written in place");
+            let e = p
+                .run_in_place(&[None, None], &shape, x.clone(), 0, 1)
+                .unwrap_err();
+            assert!(e.to_string().contains("input 1 is absent"), "{e}");
+            let e = p
+                .run_in_place(&[Some(&x), Some(&y)], &shape, x.clone(), 0, 1)
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("in place needs input 0 absent"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
