@@ -7,7 +7,8 @@ repository, interleaved with `convnet bench`:
     ~/torchvenv/bin/python benches/yardstick/pytorch_bench.py --model resnet18-cifar --batch-size 32
     target/release/convnet bench --model resnet18-cifar --batch-size 32 --threads 2
 
-It prints the same `train:` and `infer:` lines: random data, softmax cross-entropy, plain SGD
+`--precision bf16` runs under `torch.autocast("cpu", dtype=torch.bfloat16)`, beside
+`convnet bench --precision bf16`. It prints the same `train:` and `infer:` lines: random data, softmax cross-entropy, plain SGD
 (lr 0.01), `zero_grad(set_to_none=True)` / `backward()` / `step()`, medians after two warm-ups;
 inference under `inference_mode()` in eval mode.
 """
@@ -99,27 +100,32 @@ def main():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seconds", type=float, default=3.0)
+    # convnet's --precision bf16 against torch.autocast("cpu", dtype=torch.bfloat16).
+    p.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     a = p.parse_args()
+    bf16 = a.precision == "bf16"
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     make, shape = MODELS[a.model]
     model = make()
     params = sum(p.numel() for p in model.parameters())
-    print(f"{a.model} (PyTorch {torch.__version__}): {params:,} parameters, {a.threads} threads")
+    print(f"{a.model} (PyTorch {torch.__version__}): {params:,} parameters, {a.threads} threads, {a.precision}")
     x = torch.randn(a.batch_size, *shape)
     y = torch.arange(a.batch_size) % 10
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
         opt.step()
 
     model.train()
     t = median_of(a.seconds, step)
     print(f"train: {a.batch_size / t:.1f} img/s (batch {a.batch_size}, median step {t * 1e3:.2f} ms, SGD lr 0.01)")
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         x1 = torch.randn(1, *shape)
         t1 = median_of(a.seconds / 2, lambda: model(x1))
         tb = median_of(a.seconds / 2, lambda: model(x))
