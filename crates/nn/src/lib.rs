@@ -68,6 +68,7 @@ pub mod layers;
 pub mod loss;
 pub mod model;
 pub mod module;
+pub mod runners;
 pub mod summary;
 
 pub use convnet_autograd as autograd;
@@ -90,13 +91,11 @@ pub use loss::{
     BceWithLogitsLoss, CrossEntropyLoss, HingeLoss, Loss, MaeLoss, MeanBiasError, MseLoss, NllLoss,
     TargetKind, Targets, labels,
 };
-pub use model::{
-    INPUT, Inference, LayerTrace, Model, ModelBuilder, ModelGraph, PassKernels, StepOutput,
-    TARGETS, TrainStep,
-};
+pub use model::{INPUT, Model, ModelBuilder, ModelGraph, PassKernels, TARGETS};
 pub use module::{
     Ctx, InferredSize, LayerInfo, LayerRecord, Mode, Module, ParamSpec, RandomInput, StateUpdate,
 };
+pub use runners::{Inference, LayerTrace, StepOutput, TrainStep};
 pub use summary::{Summary, SummaryRow};
 
 /// Everything a model definition usually needs.
