@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub unfused: bool,
 }
 
+/// The op name a fused group's profile entry and errors carry (its nodes keep their own).
+pub const FUSED_OP: &str = "fused";
+
 /// One node's time in a profiled run.
 #[derive(Debug, Clone)]
 pub struct NodeTiming {
@@ -57,7 +60,7 @@ pub struct RunOutput<T: Element> {
     /// The requested outputs, in the order they were requested.
     pub outputs: Vec<Tensor<T>>,
     /// One entry per planned node that ran, in execution order (a fused group is one entry,
-    /// under its last node's name, with op `"fused"`); empty unless profiling was on.
+    /// under its last node's name, with op [`FUSED_OP`]); empty unless profiling was on.
     pub timings: Vec<NodeTiming>,
     /// Wall time of the whole run (feed checks and bookkeeping included).
     pub total: Duration,
@@ -163,7 +166,7 @@ impl<T: Element> Plan<T> {
                         timings.push(NodeTiming {
                             node: s.node,
                             name: s.name.clone(),
-                            op: "fused",
+                            op: FUSED_OP,
                             kernel: s.kernel.clone(),
                             time: t0.elapsed(),
                         });
@@ -277,7 +280,7 @@ impl<T: Element> Plan<T> {
                 Some(Value::Tensor(t)) => Some((k, t)),
                 _ => {
                     return Err(EvalError::Index("operand was released before use".into())
-                        .at("fused", &leader.name));
+                        .at(FUSED_OP, &leader.name));
                 }
             },
             None => None,
@@ -296,7 +299,7 @@ impl<T: Element> Plan<T> {
                 None => Err(EvalError::Index("operand was released before use".into())),
             })
             .collect::<std::result::Result<Vec<Option<&Tensor<T>>>, EvalError>>()
-            .map_err(|e| e.at("fused", &leader.name))?;
+            .map_err(|e| e.at(FUSED_OP, &leader.name))?;
         let outs = match target {
             // The leader is the group's last written output.
             Some((k, t)) => {
@@ -309,7 +312,7 @@ impl<T: Element> Plan<T> {
                 group.program.run(&inputs, &leader.shape)
             }
         }
-        .map_err(|e| EvalError::Tensor(e).at("fused", &leader.name))?;
+        .map_err(|e| EvalError::Tensor(e).at(FUSED_OP, &leader.name))?;
         for (&m, t) in group.outputs.iter().zip(outs) {
             values[m] = Some(Value::Tensor(t));
         }

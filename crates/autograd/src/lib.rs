@@ -52,7 +52,7 @@ pub mod shape;
 
 pub use check::{GradCheckConfig, GradCheckReport, check_gradients};
 pub use error::{AutogradError, Result};
-pub use exec::{NodeTiming, RunOptions, RunOutput};
+pub use exec::{FUSED_OP, NodeTiming, RunOptions, RunOutput};
 pub use feeds::{FeedKey, Feeds, Indices, Value};
 pub use grad::{grad, grad_with_seed};
 pub use graph::{Graph, GraphOptions, Inputs, Node, NodeId};

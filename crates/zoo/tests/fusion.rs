@@ -3,7 +3,7 @@
 //! same bits whether the plan's pointwise groups run as one pass or node by node (fusion
 //! moves values between memory and cache; the arithmetic, and its order, is the graph's).
 
-use convnet_nn::autograd::RunOptions;
+use convnet_nn::autograd::{FUSED_OP, RunOptions};
 use convnet_nn::{CrossEntropyLoss, Tensor, labels};
 use convnet_zoo::{ZooConfig, build};
 
@@ -27,7 +27,7 @@ fn same_step_fused_and_unfused(name: &str, cfg: ZooConfig) {
             ..RunOptions::default()
         });
         let out = step.run(&mut params, &x, &y).unwrap();
-        let fused_groups = out.timings.iter().filter(|t| t.op == "fused").count();
+        let fused_groups = out.timings.iter().filter(|t| t.op == FUSED_OP).count();
         outs.push((out, params, fused_groups));
     }
     let (a, pa, unfused_groups) = &outs[0];

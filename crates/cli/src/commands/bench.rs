@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use convnet_nn::autograd::{
-    BinaryOp, CmpOp, ConvOp, IndexOp, MatMulOp, MoveOp, NodeTiming, Op, PoolOp, ReduceOp,
+    BinaryOp, CmpOp, ConvOp, FUSED_OP, IndexOp, MatMulOp, MoveOp, NodeTiming, Op, PoolOp, ReduceOp,
     RunOptions, SelectOp, SoftmaxOp, UnaryOp,
 };
 use convnet_nn::summary::fmt_bytes;
@@ -175,7 +175,7 @@ impl Trainer {
             let mut node_sum = Duration::ZERO;
             for t in &timings {
                 node_sum += t.time;
-                let kind = if t.op == "fused" {
+                let kind = if t.op == FUSED_OP {
                     "elementwise (fused)"
                 } else {
                     kinds.get(t.node.index()).unwrap_or(&"other")
@@ -209,15 +209,11 @@ impl Trainer {
             );
         }
         slowest.sort_by_key(|t| std::cmp::Reverse(t.time));
-        let fused: Vec<&NodeTiming> = slowest.iter().filter(|t| t.op == "fused").take(5).collect();
-        let shown = slowest.iter().take(8).chain(
-            // The slowest fused groups too, when they are not among the slowest nodes.
-            fused.into_iter().filter(|t| {
-                !slowest[..8.min(slowest.len())]
-                    .iter()
-                    .any(|s| s.node == t.node)
-            }),
-        );
+        // The slowest nodes, then the slowest fused groups not already among them.
+        let top = 8.min(slowest.len());
+        let shown = slowest[..top]
+            .iter()
+            .chain(slowest[top..].iter().filter(|t| t.op == FUSED_OP).take(5));
         println!("slowest nodes of the last step:");
         for t in shown {
             println!(
