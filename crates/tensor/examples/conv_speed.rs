@@ -4,8 +4,10 @@
 //!
 //! Prints GFLOP/s of forward, input-gradient and weight-gradient passes for the ResNet-CIFAR,
 //! VGG and LeNet layer shapes, each also as a fraction of a square n=1024 f32 GEMM on the
-//! whole rayon pool — once with the default algorithm (direct kernels where they apply) and
-//! once forced to im2col + GEMM. Informational only: nothing here asserts a timing.
+//! whole rayon pool — once with the default algorithm (what a model runs) and once with each
+//! kernel family forced (Winograd, direct, im2col + GEMM; "—" where a family cannot run the
+//! pass). GFLOP/s count a direct convolution's `2·N·K·C·kh·kw·Ho·Wo` for every family, so
+//! Winograd's figure is the effective rate. Informational only: nothing here asserts a timing.
 //!
 //! Timing is interleaved — every round times the reference GEMM and the six passes of a
 //! shape once each, 20 rounds per shape, the whole list swept twice — and the best round
@@ -110,12 +112,19 @@ impl Case {
         for (i, algo) in ALGORITHMS.into_iter().enumerate() {
             let (x, w, gy) = (&self.x, &self.w, &self.gy);
             let (y, gx, gw) = (&mut self.y[i], &mut self.gx[i], &mut self.gw[i]);
-            times.push(secs(&mut || conv2d_forward_with(algo, g, x, w, y).unwrap()));
-            times.push(secs(&mut || {
-                conv2d_input_grad_with(algo, g, gy, w, gx).unwrap()
+            // A family that cannot run a pass (an error) is timed as infinitely slow and
+            // printed as "—".
+            let mut ok = true;
+            let mut timed = |f: &mut dyn FnMut() -> bool| {
+                let t = secs(&mut || ok = f());
+                if ok { t } else { f64::INFINITY }
+            };
+            times.push(timed(&mut || conv2d_forward_with(algo, g, x, w, y).is_ok()));
+            times.push(timed(&mut || {
+                conv2d_input_grad_with(algo, g, gy, w, gx).is_ok()
             }));
-            times.push(secs(&mut || {
-                conv2d_weight_grad_with(algo, g, x, gy, gw).unwrap()
+            times.push(timed(&mut || {
+                conv2d_weight_grad_with(algo, g, x, gy, gw).is_ok()
             }));
         }
         if keep {
@@ -126,9 +135,14 @@ impl Case {
     }
 }
 
-/// Auto (direct kernels where they apply) and the im2col + GEMM path, timed in the same
-/// rounds.
-const ALGORITHMS: [ConvAlgorithm; 2] = [ConvAlgorithm::Auto, ConvAlgorithm::Im2colGemm];
+/// Auto (what a model runs), then each family forced, timed in the same rounds; a family
+/// that cannot run a pass shows "—".
+const ALGORITHMS: [ConvAlgorithm; 4] = [
+    ConvAlgorithm::Auto,
+    ConvAlgorithm::Winograd,
+    ConvAlgorithm::Direct,
+    ConvAlgorithm::Im2colGemm,
+];
 
 fn main() {
     let threads = rayon::current_num_threads();
@@ -210,6 +224,9 @@ fn main() {
         let own_gf = peak.gflop() / case.best[0];
         for (algo, times) in ALGORITHMS.iter().zip(case.best[1..].chunks(3)) {
             let cell = |secs: f64| {
+                if secs.is_infinite() {
+                    return "—".to_string();
+                }
                 let v = gf / secs;
                 format!(
                     "{v:.1} ({:.0} / {:.0} %)",
@@ -219,7 +236,9 @@ fn main() {
             };
             let algo = match algo {
                 ConvAlgorithm::Auto => "auto",
-                _ => "im2col",
+                ConvAlgorithm::Winograd => "winograd",
+                ConvAlgorithm::Direct => "direct",
+                ConvAlgorithm::Im2colGemm => "im2col",
             };
             println!(
                 "| {} | {algo} | {own_gf:.1} | {} | {} | {} |",

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use super::check_len;
 pub use super::conv_kernel::{ConvKernel, choose_kernel};
-use super::conv_kernel::{cannot_run_direct, choose};
+use super::conv_kernel::{cannot_run, cannot_run_direct, choose};
 pub(crate) use super::conv_plan::Tuning;
 pub use super::conv_plan::{MIN_TILE_COLS, SCRATCH_BYTES, TILE_BYTES, WIDE_COLS};
 use super::conv_plan::{Plan, Scratch, Tile, add_parts, sum_transposed};
@@ -37,6 +37,7 @@ use super::direct::{self, Pass};
 use super::gemm::{MatMut, MatRef, gemm_into_with};
 use super::geometry::Conv2dGeometry;
 use super::im2col::{ColBlock, col2im, im2col};
+use super::winograd;
 use crate::element::Element;
 use crate::error::Result;
 use crate::precision::Precision;
@@ -52,6 +53,9 @@ pub enum ConvAlgorithm {
     Im2colGemm,
     /// The direct kernels, or an error saying why they cannot run this convolution.
     Direct,
+    /// Winograd F(4×4, 3×3) for the forward and input-gradient passes of f32, 3×3,
+    /// stride-1 convolutions, or an error saying why it cannot run this pass.
+    Winograd,
 }
 
 /// How a convolution runs: the kernel family, and the precision of its products.
@@ -101,6 +105,22 @@ fn ran_direct(
         return Err(cannot_run_direct(pass, g, "the kernel declined"));
     }
     Ok(false)
+}
+
+/// Runs Winograd when `kernel` is [`ConvKernel::Winograd`]: `Ok(true)` if it ran. The choice
+/// already checked that it applies, so a refusal here is a bug reported as an error.
+fn ran_winograd(
+    kernel: ConvKernel,
+    (pass, g): (Pass, &Conv2dGeometry),
+    run: impl FnOnce() -> bool,
+) -> Result<bool> {
+    if kernel != ConvKernel::Winograd {
+        return Ok(false);
+    }
+    if run() {
+        return Ok(true);
+    }
+    Err(cannot_run(pass, g, "Winograd", "the kernel declined"))
 }
 
 /// Runs `body(images of a, same images of b, scratch, parallel_gemm)` once per worker
@@ -173,6 +193,13 @@ pub(crate) fn conv2d_forward_tuned<T: Element>(
         return Ok(());
     }
     let kernel = choose(Pass::Forward, g, T::DTYPE, &tuning, &plan)?;
+    let wino = || match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
+        (Some(x), Some(w), Some(y)) => winograd::forward(g, x, w, y),
+        _ => false,
+    };
+    if ran_winograd(kernel, (Pass::Forward, g), wino)? {
+        return Ok(());
+    }
     let direct = || match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
         (Some(x), Some(w), Some(y)) => direct::forward(g, x, w, y),
         _ => false,
@@ -435,6 +462,13 @@ pub(crate) fn conv2d_input_grad_tuned<T: Element>(
         return Ok(());
     }
     let kernel = choose(Pass::InputGrad, g, T::DTYPE, &tuning, &plan)?;
+    let wino = || match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
+        (Some(gy), Some(w), Some(gx)) => winograd::input_grad(g, gy, w, gx),
+        _ => false,
+    };
+    if ran_winograd(kernel, (Pass::InputGrad, g), wino)? {
+        return Ok(());
+    }
     let direct = || match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
         (Some(gy), Some(w), Some(gx)) => direct::input_grad(g, gy, w, gx),
         _ => false,

@@ -8,6 +8,7 @@ use super::conv::ConvAlgorithm;
 use super::conv_plan::{Plan, Tuning};
 use super::direct::{self, Pass};
 use super::geometry::Conv2dGeometry;
+use super::winograd;
 use crate::element::{DType, Element};
 use crate::error::{Result, TensorError};
 
@@ -16,6 +17,8 @@ use crate::error::{Result, TensorError};
 pub enum ConvKernel {
     /// The AVX-512 direct ("implicit GEMM") kernels: no column matrix at all.
     Direct,
+    /// Winograd F(4×4, 3×3): transformed tiles, 36 GEMMs, a quarter of the multiplications.
+    Winograd,
     /// A 1×1, stride-1, unpadded convolution on maps wide enough: each image already is its
     /// column matrix, so the pass is GEMMs on the data in place.
     Pointwise,
@@ -39,6 +42,7 @@ impl fmt::Display for ConvKernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConvKernel::Direct => f.write_str("direct"),
+            ConvKernel::Winograd => f.write_str("winograd F(4×4, 3×3)"),
             ConvKernel::Pointwise => f.write_str("pointwise GEMM"),
             ConvKernel::Im2col {
                 images,
@@ -75,16 +79,34 @@ pub(crate) fn choose(
     tuning: &Tuning,
     plan: &Plan,
 ) -> Result<ConvKernel> {
-    let wanted = match tuning.algorithm {
-        ConvAlgorithm::Im2colGemm => false,
-        // The direct kernels are f32: bf16 products run through im2col and the bf16 GEMM.
-        ConvAlgorithm::Auto => {
-            direct::preferred(pass, g)
-                && !(dtype == DType::F32
-                    && tuning.precision.bf16_kernel().is_some()
-                    && g.out_channels / g.groups.max(1) >= 16
-                    && plan.ckk >= 32)
+    // bf16 products run through im2col and the bf16 GEMM where the product is large enough.
+    let bf16_wanted = dtype == DType::F32
+        && tuning.precision.bf16_kernel().is_some()
+        && g.out_channels / g.groups.max(1) >= 16
+        && plan.ckk >= 32;
+    match tuning.algorithm {
+        ConvAlgorithm::Winograd => {
+            let why_not = if dtype == DType::F32 {
+                winograd::unavailable_reason(pass, g)
+            } else {
+                Some("f64 data (Winograd runs f32)".to_string())
+            };
+            return match why_not {
+                None => Ok(ConvKernel::Winograd),
+                Some(why) => Err(cannot_run(pass, g, "Winograd", &why)),
+            };
         }
+        ConvAlgorithm::Auto
+            if dtype == DType::F32 && !bf16_wanted && winograd::preferred(pass, g) =>
+        {
+            return Ok(ConvKernel::Winograd);
+        }
+        _ => {}
+    }
+    let wanted = match tuning.algorithm {
+        ConvAlgorithm::Im2colGemm | ConvAlgorithm::Winograd => false,
+        // The direct kernels are f32: bf16 products run through im2col and the bf16 GEMM.
+        ConvAlgorithm::Auto => direct::preferred(pass, g) && !bf16_wanted,
         ConvAlgorithm::Direct => true,
     };
     if wanted {
@@ -114,6 +136,11 @@ pub(crate) fn choose(
 
 /// The error for a demanded direct kernel that cannot run.
 pub(crate) fn cannot_run_direct(pass: Pass, g: &Conv2dGeometry, why: &str) -> TensorError {
+    cannot_run(pass, g, "direct", why)
+}
+
+/// The error for a demanded kernel family (`"direct"`, `"Winograd"`) that cannot run.
+pub(crate) fn cannot_run(pass: Pass, g: &Conv2dGeometry, family: &str, why: &str) -> TensorError {
     let op = match pass {
         Pass::Forward => "conv2d",
         Pass::InputGrad => "conv2d_input_grad",
@@ -122,7 +149,7 @@ pub(crate) fn cannot_run_direct(pass: Pass, g: &Conv2dGeometry, why: &str) -> Te
     TensorError::invalid(
         op,
         format!(
-            "input {:?}, weight {:?}: the direct algorithm cannot run this convolution: {why}",
+            "input {:?}, weight {:?}: the {family} algorithm cannot run this convolution: {why}",
             g.input_shape(),
             g.weight_shape()
         ),
@@ -160,14 +187,29 @@ mod tests {
             let k = choose_kernel::<f32>(pass, &pw, ConvAlgorithm::Auto).unwrap();
             assert_eq!(k, ConvKernel::Pointwise, "{pass:?}");
         }
-        // The weight gradient never prefers the direct kernels; forced im2col never is.
+        // A 32×32 3×3 layer with 64 channels: Winograd forward and backward to the input
+        // (on any CPU); its weight gradient is direct with AVX-512, else im2col.
+        for pass in [Pass::Forward, Pass::InputGrad] {
+            let k = choose_kernel::<f32>(pass, &s1, ConvAlgorithm::Auto).unwrap();
+            assert_eq!(k, ConvKernel::Winograd, "{pass:?}");
+        }
         let k = choose_kernel::<f32>(Pass::WeightGrad, &s1, ConvAlgorithm::Auto).unwrap();
-        assert!(matches!(k, ConvKernel::Im2col { .. }));
+        if direct::available(&s1) {
+            assert_eq!(k, ConvKernel::Direct);
+        } else {
+            assert!(matches!(k, ConvKernel::Im2col { .. }), "{k}");
+        }
+        // Forced im2col always is; 16×16 weight gradients and 3-channel inputs stay im2col.
         let k = choose_kernel::<f32>(Pass::Forward, &s1, ConvAlgorithm::Im2colGemm).unwrap();
         assert!(matches!(k, ConvKernel::Im2col { .. }));
-        // With AVX-512, a 32×32 3×3 forward pass with 64 channels is direct.
-        if direct::available(&s1) {
-            let k = choose_kernel::<f32>(Pass::Forward, &s1, ConvAlgorithm::Auto).unwrap();
+        for g in [geometry(128, 128, 16, 3, 1), geometry(3, 64, 32, 3, 1)] {
+            let k = choose_kernel::<f32>(Pass::WeightGrad, &g, ConvAlgorithm::Auto).unwrap();
+            assert!(matches!(k, ConvKernel::Im2col { .. }), "{g:?}: {k}");
+        }
+        // With AVX-512, a 32×32 3×3 forward pass with 16 output channels is direct.
+        let narrow = geometry(64, 16, 32, 3, 1);
+        if direct::available(&narrow) {
+            let k = choose_kernel::<f32>(Pass::Forward, &narrow, ConvAlgorithm::Auto).unwrap();
             assert_eq!(k, ConvKernel::Direct);
         }
     }

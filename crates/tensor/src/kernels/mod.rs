@@ -10,6 +10,8 @@
 //! * [`conv`] — im2col + GEMM convolution: forward, input gradient, weight gradient.
 //! * [`direct`] — direct AVX-512 kernels for stride-1 f32 convolutions; which kernel runs
 //!   a pass is one [`conv::ConvKernel`] from [`conv::choose_kernel`].
+//! * `winograd` — Winograd F(4×4, 3×3) for stride-1 3×3 f32 forward and input-gradient
+//!   passes.
 //! * [`pool`] — max / average / global-average pooling and their gradients.
 //! * [`conv_reference`], [`pool_reference`] — plain nested-loop versions, the test oracle.
 
@@ -25,6 +27,7 @@ mod im2col;
 pub mod pool;
 mod pool_2x2;
 pub mod pool_reference;
+mod winograd;
 
 #[cfg(test)]
 mod direct_tests;
