@@ -53,8 +53,8 @@ pub enum ConvAlgorithm {
     Im2colGemm,
     /// The direct kernels, or an error saying why they cannot run this convolution.
     Direct,
-    /// Winograd F(4×4, 3×3) for the forward and input-gradient passes of f32, 3×3,
-    /// stride-1 convolutions, or an error saying why it cannot run this pass.
+    /// Winograd F(4×4, 3×3) for f32, 3×3, stride-1 convolutions, or an error saying why it
+    /// cannot run this pass.
     Winograd,
 }
 
@@ -641,6 +641,13 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
         return Ok(());
     }
     let kernel = choose(Pass::WeightGrad, g, T::DTYPE, &tuning, &plan)?;
+    let wino = || match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
+        (Some(x), Some(gy), Some(gw)) => winograd::weight_grad(g, x, gy, gw),
+        _ => false,
+    };
+    if ran_winograd(kernel, (Pass::WeightGrad, g), wino)? {
+        return Ok(());
+    }
     let direct = || match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
         (Some(x), Some(gy), Some(gw)) => direct::weight_grad(g, x, gy, gw),
         _ => false,

@@ -69,11 +69,16 @@ macro_rules! best {
     }};
 }
 
+mod filter_grad;
+pub(crate) use filter_grad::weight_grad_chunked;
+
+/// `gw = ∂L/∂w` (overwriting `gw`) if Winograd applies to `g`, else `false`.
+pub(crate) fn weight_grad(g: &Conv2dGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) -> bool {
+    weight_grad_chunked(g, x, gy, gw, None)
+}
+
 /// Why Winograd cannot run `pass` of `g`, or `None` if it can.
 pub(crate) fn unavailable_reason(pass: Pass, g: &Conv2dGeometry) -> Option<String> {
-    if pass == Pass::WeightGrad {
-        return Some("it computes forward and input-gradient passes only".into());
-    }
     if (g.kernel_h, g.kernel_w) != (3, 3) {
         return Some(format!(
             "a {}×{} kernel (needs 3×3)",
@@ -99,22 +104,35 @@ pub(crate) fn unavailable_reason(pass: Pass, g: &Conv2dGeometry) -> Option<Strin
 }
 
 /// Whether [`ConvAlgorithm::Auto`](super::conv::ConvAlgorithm::Auto) runs `pass` of `g`
-/// with Winograd. Measured with the `conv_speed` example (2 threads, AVX-512): on ResNet's
-/// 32², 16² and 8² layers it runs 1.3–1.9× faster than the best other kernel; on 4×4 maps
-/// (one tile per image) the 36 GEMMs are `[K, C] × [C, images]`, too narrow for the
-/// transformed filters (4× the weights) streamed per chunk, and it runs at 0.4× im2col.
-/// It needs enough channels on both sides for the GEMMs to run at full speed, and enough
-/// tiles over the batch: at batch 1 a 16² map is 16 tiles, GEMMs too thin to split over
-/// the pool (ResNet-18's batch-1 inference ran 40 % slower with them).
+/// with Winograd. Measured with the `conv_speed` example (AMD Zen 5, 2 threads, batch 32):
+/// * forward and input gradient — on ResNet's 32², 16² and 8² layers 1.5–1.9× the best
+///   other kernel (670/890/1000 effective GFLOP/s against 450/480/490). On 4×4 maps (one
+///   tile per image) the 36 GEMMs are `[K, C] × [C, images]`, too narrow for transformed
+///   filters 4× the size of the weights, and it runs at 0.4× im2col; at batch 1 a 16² map
+///   is 16 tiles, too thin to split over the pool (ResNet-18's batch-1 inference ran 40 %
+///   slower with them), hence at least [`MIN_TILES`] tiles over the batch;
+/// * weight gradient — 1.1× the direct kernel at 32² and 1.55× im2col at 16², but at 8²
+///   the `36·K·C` sums each worker accumulates (9 MiB for 256 channels) outweigh its few
+///   tiles and it runs at 0.9×; at batch 1 (64 tiles) at 0.7×. So: maps of 16² and up, at
+///   least [`MIN_GRAD_TILES`] tiles over the batch.
+///
+/// Every pass needs enough channels on both sides for the GEMMs to run at full speed.
 pub(crate) fn preferred(pass: Pass, g: &Conv2dGeometry) -> bool {
     let tiles = g.batch * g.out_h().div_ceil(OUT) * g.out_w().div_ceil(OUT);
+    let (side, min_tiles) = match pass {
+        Pass::WeightGrad => (16, MIN_GRAD_TILES),
+        Pass::Forward | Pass::InputGrad => (8, MIN_TILES),
+    };
     unavailable_reason(pass, g).is_none()
         && g.in_channels >= 32
         && g.out_channels >= 32
-        && g.out_h() >= 8
-        && g.out_w() >= 8
-        && tiles >= MIN_TILES
+        && g.out_h() >= side
+        && g.out_w() >= side
+        && tiles >= min_tiles
 }
+
+/// Fewest tiles over the batch for a weight gradient in [`preferred`].
+const MIN_GRAD_TILES: usize = 256;
 
 /// Fewest tiles over the batch for [`preferred`].
 const MIN_TILES: usize = 64;
@@ -272,6 +290,7 @@ fn transform_filters(
 /// AVX-512 copies of the stage functions: the same code, compiled with the feature on.
 #[cfg(target_arch = "x86_64")]
 mod simd {
+    pub(super) use super::filter_grad::simd_grad::{filters_back, output_grad_chunk};
     use super::*;
 
     #[target_feature(enable = "avx512f")]

@@ -157,6 +157,75 @@ pub(super) fn output_tile(m: &[[Lanes; ALPHA]; ALPHA]) -> [[Lanes; OUT]; OUT] {
     y
 }
 
+/// `A z` for one column (or row) of a 4×4 block of output gradients: the transpose of
+/// [`output_1d`], which is what carries an output gradient into the transformed domain.
+#[inline(always)]
+fn output_grad_1d(z: [Lanes; OUT]) -> [Lanes; ALPHA] {
+    let (o0, o1, o2, o3, o4, o5) = lanes! {
+        o0 = |l: usize| z[0][l];
+        o1 = |l: usize| (z[0][l] + z[1][l]) + (z[2][l] + z[3][l]);
+        o2 = |l: usize| (z[0][l] - z[1][l]) + (z[2][l] - z[3][l]);
+        o3 = |l: usize| z[0][l] + 2.0 * z[1][l] + 4.0 * z[2][l] + 8.0 * z[3][l];
+        o4 = |l: usize| z[0][l] - 2.0 * z[1][l] + 4.0 * z[2][l] - 8.0 * z[3][l];
+        o5 = |l: usize| z[3][l];
+    };
+    [o0, o1, o2, o3, o4, o5]
+}
+
+/// `A e Aᵀ` of a 4×4 block of output gradients `e[row][col]`, as `[row][col]`.
+///
+/// The forward block is `Y = Aᵀ [U ⊙ V] A`, bilinear in the transformed filter `U` and
+/// patch `V`, so `Σ e ⊙ Y = Σ (A e Aᵀ) ⊙ U ⊙ V`: the filter's gradient in the transformed
+/// domain is `(A e Aᵀ) ⊙ V`, summed over tiles, and [`filter_grad_tile`] carries it back.
+#[inline(always)]
+pub(super) fn output_grad_tile(e: &[[Lanes; OUT]; OUT]) -> [[Lanes; ALPHA]; ALPHA] {
+    let mut t = [[ZERO; OUT]; ALPHA];
+    for s in 0..OUT {
+        let col = output_grad_1d([e[0][s], e[1][s], e[2][s], e[3][s]]);
+        for r in 0..ALPHA {
+            t[r][s] = col[r];
+        }
+    }
+    let mut w = [[ZERO; ALPHA]; ALPHA];
+    for r in 0..ALPHA {
+        w[r] = output_grad_1d(t[r]);
+    }
+    w
+}
+
+/// `Gᵀ z` for one column (or row) of a transformed filter gradient: the transpose of
+/// [`filter_1d`].
+#[inline(always)]
+fn filter_grad_1d(z: [Lanes; ALPHA]) -> [Lanes; 3] {
+    const SIXTH: f32 = 1.0 / 6.0;
+    const TWELFTH: f32 = 1.0 / 12.0;
+    const TWENTY_FOURTH: f32 = 1.0 / 24.0;
+    let (o0, o1, o2) = lanes! {
+        o0 = |l: usize| 0.25 * z[0][l] - SIXTH * (z[1][l] + z[2][l])
+            + TWENTY_FOURTH * (z[3][l] + z[4][l]);
+        o1 = |l: usize| SIXTH * (z[2][l] - z[1][l]) + TWELFTH * (z[3][l] - z[4][l]);
+        o2 = |l: usize| SIXTH * ((z[3][l] + z[4][l]) - (z[1][l] + z[2][l])) + z[5][l];
+    };
+    [o0, o1, o2]
+}
+
+/// `Gᵀ p G` of a 6×6 transformed filter gradient `p[row][col]`: the 3×3 filter gradient.
+#[inline(always)]
+pub(super) fn filter_grad_tile(p: &[[Lanes; ALPHA]; ALPHA]) -> [[Lanes; 3]; 3] {
+    let mut t = [[ZERO; ALPHA]; 3];
+    for s in 0..ALPHA {
+        let col = filter_grad_1d([p[0][s], p[1][s], p[2][s], p[3][s], p[4][s], p[5][s]]);
+        for r in 0..3 {
+            t[r][s] = col[r];
+        }
+    }
+    let mut g = [[ZERO; 3]; 3];
+    for r in 0..3 {
+        g[r] = filter_grad_1d(t[r]);
+    }
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +272,51 @@ mod tests {
                     assert!(
                         (got - want).abs() < 1e-5,
                         "({i},{j}) lane {l}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The transposed transforms give the filter gradient of one tile: `Σ e[i][j] ·
+    /// d[i + a][j + b]`.
+    #[test]
+    fn one_tile_filter_gradient_matches_the_correlation() {
+        let mut d = [[0.0f32; ALPHA]; ALPHA];
+        let mut e = [[0.0f32; OUT]; OUT];
+        for (i, row) in d.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = ((i * 7 + j * 3) % 11) as f32 / 11.0 - 0.4;
+            }
+        }
+        for (i, row) in e.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = ((i * 5 + j * 2) % 9) as f32 / 9.0 - 0.45;
+            }
+        }
+        let (v, w) = (input_tile(&splat(d)), output_grad_tile(&splat(e)));
+        let mut p = [[[0.0; LANES]; ALPHA]; ALPHA];
+        for r in 0..ALPHA {
+            for s in 0..ALPHA {
+                for l in 0..LANES {
+                    p[r][s][l] = v[r][s][l] * w[r][s][l];
+                }
+            }
+        }
+        let gw = filter_grad_tile(&p);
+        for a in 0..3 {
+            for b in 0..3 {
+                let mut want = 0.0f64;
+                for i in 0..OUT {
+                    for j in 0..OUT {
+                        want += e[i][j] as f64 * d[i + a][j + b] as f64;
+                    }
+                }
+                for (l, &got) in gw[a][b].iter().enumerate() {
+                    let got = got as f64;
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "({a},{b}) lane {l}: {got} vs {want}"
                     );
                 }
             }
