@@ -182,6 +182,22 @@ fn main() {
             Conv2dGeometry::square(32, 256, 16, 64, 1, 0),
         ),
         (
+            "ResNet shortcut 1×1/2 64→128, 32², b32",
+            Conv2dGeometry {
+                stride_h: 2,
+                stride_w: 2,
+                ..Conv2dGeometry::square(32, 64, 32, 128, 1, 0)
+            },
+        ),
+        (
+            "ResNet 3×3/2 64→128, 32², b32",
+            Conv2dGeometry {
+                stride_h: 2,
+                stride_w: 2,
+                ..Conv2dGeometry::square(32, 64, 32, 128, 3, 1)
+            },
+        ),
+        (
             "VGG 3→64 3×3, 224², b8",
             Conv2dGeometry::square(8, 3, 224, 64, 3, 1),
         ),
@@ -214,8 +230,19 @@ fn main() {
         .map(|c| c.best[0])
         .fold(f64::INFINITY, f64::min);
     let run_gf = peak.gflop() / best_peak;
+    let fma = fma_peak::measure();
+    match fma {
+        Some((gf, isa)) => println!(
+            "FMA peak ({isa} FMA loop on {threads} threads): {gf:.1} GFLOP/s; the best sgemm \
+             round reaches {:.0} % of it.",
+            100.0 * run_gf / gf
+        ),
+        None => println!("FMA peak: this CPU has no AVX2/AVX-512 FMA; not measured."),
+    }
+    let fma_gf = fma.map_or(f64::NAN, |(gf, _)| gf);
     println!("f32, {threads} threads. Each cell: GFLOP/s (% of the sgemm n=1024 peak timed in the");
-    println!("same rounds / % of the run's best sgemm round, {run_gf:.1} GFLOP/s).");
+    println!("same rounds / % of the run's best sgemm round, {run_gf:.1} GFLOP/s / % of the FMA");
+    println!("peak, {fma_gf:.1} GFLOP/s).");
     println!();
     println!("| layer | algorithm | same-round peak | forward | input grad | weight grad |");
     println!("|---|---|---:|---:|---:|---:|");
@@ -229,9 +256,10 @@ fn main() {
                 }
                 let v = gf / secs;
                 format!(
-                    "{v:.1} ({:.0} / {:.0} %)",
+                    "{v:.1} ({:.0} / {:.0} / {:.0} %)",
                     100.0 * v / own_gf,
-                    100.0 * v / run_gf
+                    100.0 * v / run_gf,
+                    100.0 * v / fma_gf
                 )
             };
             let algo = match algo {
@@ -248,5 +276,85 @@ fn main() {
                 cell(times[2])
             );
         }
+    }
+}
+
+/// The machine's f32 FMA peak: every rayon thread runs a loop of independent vector FMAs
+/// (enough accumulators to cover the FMA latency on two pipes), the widest the CPU has.
+mod fma_peak {
+    use std::time::Instant;
+
+    /// Accumulators per thread: latency 4 × 2 pipes needs 8; 12 leaves a margin.
+    const ACCUMULATORS: usize = 12;
+    const ITERATIONS: usize = 20_000_000;
+
+    /// `(GFLOP/s over all threads, instruction set)`, best of three runs, or `None` on a CPU
+    /// without FMA.
+    pub fn measure() -> Option<(f64, &'static str)> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (lanes, isa, run): (usize, &str, fn(usize) -> f32) =
+                if std::is_x86_feature_detected!("avx512f") {
+                    (16, "AVX-512", |n| {
+                        // SAFETY: AVX-512F was detected just above.
+                        unsafe { loop_avx512(n) }
+                    })
+                } else if std::is_x86_feature_detected!("fma") {
+                    (8, "AVX2", |n| {
+                        // SAFETY: FMA (and so AVX) was detected just above.
+                        unsafe { loop_avx2(n) }
+                    })
+                } else {
+                    return None;
+                };
+            let threads = rayon::current_num_threads();
+            let flops = (2 * lanes * ACCUMULATORS * ITERATIONS * threads) as f64;
+            let best = (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    let sink: f32 = rayon::broadcast(|_| run(ITERATIONS)).iter().sum();
+                    std::hint::black_box(sink);
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min);
+            Some((flops / best / 1e9, isa))
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn loop_avx512(n: usize) -> f32 {
+        use std::arch::x86_64::*;
+        let (a, b) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+        let mut acc = [_mm512_set1_ps(1.0); ACCUMULATORS];
+        for _ in 0..n {
+            for v in &mut acc {
+                *v = _mm512_fmadd_ps(*v, a, b);
+            }
+        }
+        acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn loop_avx2(n: usize) -> f32 {
+        use std::arch::x86_64::*;
+        let (a, b) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+        let mut acc = [_mm256_set1_ps(1.0); ACCUMULATORS];
+        for _ in 0..n {
+            for v in &mut acc {
+                *v = _mm256_fmadd_ps(*v, a, b);
+            }
+        }
+        let mut lanes = [0.0f32; 8];
+        acc.iter()
+            .map(|&v| {
+                // SAFETY: `lanes` holds 8 f32s, the width of one unaligned 256-bit store.
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
+                lanes.iter().sum::<f32>()
+            })
+            .sum()
     }
 }
