@@ -259,7 +259,11 @@ impl Unary {
             Rsqrt => times(un(Scale(-0.5), mul(un(Square, Y), Y))),
             Square => times(un(Scale(2.0), A)),
             Recip => times(un(Neg, un(Square, Y))),
-            Relu => times(un(Step, A)),
+            // step(y) = step(x) (y > 0 exactly where x > 0, NaN included), and reading the
+            // output lets a fused forward group skip writing its input: in a training graph
+            // the pre-activation (BatchNorm's affine output, a residual sum) is then read by
+            // nothing else and stays in cache.
+            Relu => times(un(Step, Y)),
             Sigmoid => times(mul(Y, one_minus(Y))),
             Tanh => times(one_minus(un(Square, Y))),
             Softplus => times(un(Sigmoid, A)),
