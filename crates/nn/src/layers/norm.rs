@@ -299,7 +299,8 @@ impl<T: Element> Module<T> for BatchNorm {
             None
         };
         let g = ctx.graph();
-        let (mean, var) = if train {
+        // x − mean: in train mode the variance's deviations are the same values, one node.
+        let (mean, var, centred) = if train {
             let over_replicas = |g: &mut Graph<T>, v: NodeId| match &replicas {
                 Some(r) => g.replica_mean(v, Arc::clone(r)),
                 None => Ok(v),
@@ -310,25 +311,28 @@ impl<T: Element> Module<T> for BatchNorm {
             let d2 = g.square(d)?;
             let var = g.mean(d2, &axes, true)?;
             let var = over_replicas(g, var)?;
-            (mean, var)
+            (mean, var, d)
         } else {
-            (
-                g.reshape(rm, bshape.clone())?,
-                g.reshape(rv, bshape.clone())?,
-            )
+            let mean = g.reshape(rm, bshape.clone())?;
+            let var = g.reshape(rv, bshape.clone())?;
+            (mean, var, g.sub(x, mean)?)
         };
-        let centred = g.sub(x, mean)?;
         let std_eps = g.add_scalar(var, self.eps)?;
         let inv = g.rsqrt(std_eps)?;
-        let mut y = g.mul(centred, inv)?;
-        if self.affine {
+        // (x − mean)·(γ/σ) + β: the per-channel scale is formed first, so the normalised x̂
+        // is never an activation-sized node. Its backward then needs only x − mean, which
+        // the variance already keeps, instead of storing both x − mean and x̂.
+        let y = if self.affine {
             let w = g.param(&key("weight"), &[c])?;
             let b = g.param(&key("bias"), &[c])?;
             let w = g.reshape(w, bshape.clone())?;
             let b = g.reshape(b, bshape.clone())?;
-            let yw = g.mul(y, w)?;
-            y = g.add(yw, b)?;
-        }
+            let scale = g.mul(inv, w)?;
+            let scaled = g.mul(centred, scale)?;
+            g.add(scaled, b)?
+        } else {
+            g.mul(centred, inv)?
+        };
         if train {
             // n/(n − 1) from a ones tensor shaped like one channel of x (n may involve B);
             // synchronised, n counts the values of all replicas.
