@@ -4,12 +4,31 @@
 //!
 //! mimalloc keeps freed memory for reuse instead of handing large blocks back to the system:
 //! with glibc's allocator every multi-megabyte activation of a training step is a fresh `mmap`
-//! whose pages fault in (and are zeroed) again on every step.
+//! whose pages fault in (and are zeroed) again on every step. By default mimalloc still
+//! *purges* (decommits) free memory a while after it is freed, which in a training loop means
+//! the same: a ResNet-18 step at batch 32 faulted ~2,000 pages back in, stalling single
+//! fused elementwise passes for 10–25 ms. [`keep_freed_memory`] turns purging off, as
+//! PyTorch's caching allocator does: the process keeps its peak footprint and a step after the
+//! first faults nothing in (measured: 71,454 minor faults in a `convnet bench` run before,
+//! 522 after, and 20 % less time per profiled step).
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay`: its index in `mi_option_e`, the same in the v2 and v3 headers
+/// vendored by libmimalloc-sys 0.1.49, whose Rust bindings do not name it.
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Never hands freed memory back to the system (see the module docs). Call before the work
+/// starts; a process that never calls it keeps mimalloc's default.
+pub fn keep_freed_memory() {
+    // SAFETY: `mi_option_set` stores an integer in mimalloc's option table; every option
+    // index below `_mi_option_last` (42 in v3) and every value are valid arguments, and −1
+    // is the documented "never purge".
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
+}
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
@@ -59,4 +78,24 @@ pub fn totals() -> (u64, u64) {
         ALLOCATIONS.load(Ordering::Relaxed),
         BYTES.load(Ordering::Relaxed),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index names the purge delay: it reads mimalloc v3's default of 1000 ms (v2's is
+    /// 10; no neighbouring option defaults to either), and after the call −1.
+    #[test]
+    fn keep_freed_memory_sets_the_purge_delay() {
+        // SAFETY: reading an option is valid for every index below `_mi_option_last`.
+        let get = || unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+        let before = get();
+        assert!(
+            [1000, 10, -1].contains(&before),
+            "option {PURGE_DELAY} reads {before}"
+        );
+        keep_freed_memory();
+        assert_eq!(get(), -1);
+    }
 }

@@ -56,6 +56,7 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    alloc_count::keep_freed_memory();
     let cli = Cli::parse();
     // Under `mpirun` this joins the job (or refuses, in a build without MPI); a process
     // started on its own is a world of one.
