@@ -194,6 +194,7 @@ pub fn gemm_into_with<T: Element>(
     }
     if let Some(kernel) = precision.bf16_kernel()
         && bf16_pays(dst.rows, dst.cols, lhs.cols)
+        && (kernel == Bf16Kernel::Amx || dst.cols.min(dst.rows) >= AVX512_BF16_MIN_SIDE)
         && let (Some(l), Some(r)) = (T::f32_slice(lhs.data), T::f32_slice(rhs.data))
     {
         let (rows, cols, rs, cs) = (dst.rows, dst.cols, dst.rs, dst.cs);
@@ -218,6 +219,13 @@ pub fn gemm_into_with<T: Element>(
     }
     f32_or_f64(dst, lhs, rhs, accumulate, parallel);
 }
+
+/// On AVX512-BF16 without AMX, `vdpbf16ps` at best doubles the f32 FMA rate, and packing
+/// both operands to bf16 on every call eats that on thin products: ResNet-18's batch-1
+/// inference took 10.5–11.9 ms in bf16 against 5.8 in f32 (Zen 5, 2 threads) until products
+/// with fewer than this many rows or columns of output stayed f32 (6.1–6.7 ms after;
+/// batch-32 training unchanged).
+const AVX512_BF16_MIN_SIDE: usize = 128;
 
 /// Whether an `m × n × k` product is worth the bf16 path: its tiles pad every dimension to
 /// 32, and packing costs a pass over both operands, so thin or small products (LeNet's 6-channel

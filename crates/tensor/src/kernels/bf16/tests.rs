@@ -340,16 +340,18 @@ fn convolutions_at_bf16_match_the_reference_on_rounded_operands() {
     let effective = Precision::Bf16.effective();
     eprintln!("bf16 conv: {}", effective.describe());
     let bf16 = ConvOptions::at(Precision::Bf16);
-    // Every GEMM of these passes is large enough for the bf16 path (`bf16_pays`).
+    // Every GEMM of these passes is large enough for the bf16 path on either kernel
+    // (`bf16_pays`, and at least 128 rows and columns of output for AVX512-BF16), and too
+    // thin in channels for Winograd to take a pass instead.
     let geometries = [
-        Conv2dGeometry::square(3, 16, 9, 32, 3, 1),
+        Conv2dGeometry::square(1, 16, 16, 128, 3, 1),
         Conv2dGeometry {
             stride_h: 2,
             stride_w: 2,
-            ..Conv2dGeometry::square(4, 32, 16, 32, 3, 1)
+            ..Conv2dGeometry::square(1, 32, 32, 128, 3, 1)
         },
-        Conv2dGeometry::square(4, 3, 12, 32, 5, 2),
-        Conv2dGeometry::square(2, 64, 16, 32, 1, 0),
+        Conv2dGeometry::square(1, 8, 20, 128, 5, 2),
+        Conv2dGeometry::square(2, 128, 16, 128, 1, 0),
     ];
     let mut rng = rng_from_seed(11);
     for g in geometries {
