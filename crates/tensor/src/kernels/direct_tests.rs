@@ -17,7 +17,7 @@ use super::conv::{self, ConvAlgorithm, Tuning};
 use super::conv_reference as cref;
 use super::direct;
 use super::geometry::Conv2dGeometry;
-use super::tests::{assert_close, rand_vec};
+use super::tests::{assert_close, on_threads, rand_vec};
 use crate::error::TensorError;
 
 fn direct_tuning() -> Tuning {
@@ -144,14 +144,6 @@ fn check_direct(g: &Conv2dGeometry, seed: u64) {
             g.out_channels * taps,
         );
     }
-}
-
-fn on_threads(threads: usize, f: impl FnOnce() + Send) {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f);
 }
 
 prop_compose! {

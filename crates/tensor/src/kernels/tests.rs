@@ -12,6 +12,15 @@ use super::geometry::Conv2dGeometry;
 use crate::element::Element;
 use crate::error::TensorError;
 
+/// Runs `f` on a rayon pool of `threads` threads.
+pub(super) fn on_threads(threads: usize, f: impl FnOnce() + Send) {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f);
+}
+
 pub(super) fn rand_vec<T: Element>(len: usize, seed: u64) -> Vec<T> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..len)

@@ -34,12 +34,7 @@ pub(crate) fn weight_grad_chunked(
     if unavailable_reason(Pass::WeightGrad, g).is_some() || !lengths_fit(g, x, gw, gy) {
         return false;
     }
-    let s = Shape::new(
-        g.in_channels,
-        g.out_channels,
-        (g.in_h, g.in_w),
-        (g.pad_h, g.pad_w),
-    );
+    let s = Shape::forward_of(g);
     let total = g.batch * s.tiles_per_image();
     let tiles = chunk_tiles.map_or_else(
         || s.chunk_tiles().max(MIN_CHUNK_GRAD_TILES),

@@ -179,6 +179,18 @@ impl Shape {
         }
     }
 
+    /// The convolution `g` itself (its forward pass and weight gradient).
+    fn forward_of(g: &Conv2dGeometry) -> Self {
+        let s = Shape::new(
+            g.in_channels,
+            g.out_channels,
+            (g.in_h, g.in_w),
+            (g.pad_h, g.pad_w),
+        );
+        debug_assert_eq!((s.ho, s.wo), (g.out_h(), g.out_w()));
+        s
+    }
+
     fn tiles_per_image(&self) -> usize {
         self.th * self.tw
     }
@@ -218,13 +230,7 @@ pub(crate) fn forward_chunked(
     if unavailable_reason(Pass::Forward, g).is_some() || !lengths_fit(g, x, w, y) {
         return false;
     }
-    let s = Shape::new(
-        g.in_channels,
-        g.out_channels,
-        (g.in_h, g.in_w),
-        (g.pad_h, g.pad_w),
-    );
-    debug_assert_eq!((s.ho, s.wo), (g.out_h(), g.out_w()));
+    let s = Shape::forward_of(g);
     let cin = s.cin;
     let u = transform_filters(&s, |k, c, r, q| w[((k * cin + c) * 3 + r) * 3 + q]);
     run(&s, g.batch, (x, &u, y), chunk_tiles);

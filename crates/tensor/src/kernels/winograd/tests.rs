@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use super::super::conv::{self, ConvAlgorithm, Tuning};
 use super::super::conv_reference as cref;
 use super::super::geometry::Conv2dGeometry;
-use super::super::tests::rand_vec;
+use super::super::tests::{on_threads, rand_vec};
 use super::{forward_chunked, input_grad_chunked, weight_grad_chunked};
 
 /// `err ≤ KAPPA · u · T + u·|want|` (see the module docs).
@@ -98,14 +98,6 @@ impl Case<'_> {
             );
         }
     }
-}
-
-fn on_threads(threads: usize, f: impl FnOnce() + Send) {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f);
 }
 
 fn check(g: &Conv2dGeometry, seed: u64, chunk: Option<usize>) {
