@@ -87,40 +87,27 @@ impl ConvOptions {
     }
 }
 
-/// Runs the direct kernel when `kernel` is [`ConvKernel::Direct`]: `Ok(true)` if it ran,
-/// `Ok(false)` to run im2col instead. The choice already checked that it applies; should the
-/// kernel still decline, an automatic choice falls back and a demanded one is an error.
-fn ran_direct(
+/// Runs `family`'s kernel when the choice is `family` ([`ConvKernel::Direct`] or
+/// [`ConvKernel::Winograd`]): `Ok(true)` if it ran, `Ok(false)` to run im2col instead. The
+/// choice already checked that it applies; should the kernel still decline, an automatic
+/// choice falls back and a demanded one is an error.
+fn ran_special(
     kernel: ConvKernel,
+    family: ConvKernel,
     (pass, g, algorithm): (Pass, &Conv2dGeometry, ConvAlgorithm),
     run: impl FnOnce() -> bool,
 ) -> Result<bool> {
-    if kernel != ConvKernel::Direct {
+    if kernel != family {
         return Ok(false);
     }
     if run() {
         return Ok(true);
     }
-    if algorithm == ConvAlgorithm::Direct {
-        return Err(cannot_run_direct(pass, g, "the kernel declined"));
+    match algorithm {
+        ConvAlgorithm::Direct => Err(cannot_run_direct(pass, g, "the kernel declined")),
+        ConvAlgorithm::Winograd => Err(cannot_run(pass, g, "Winograd", "the kernel declined")),
+        ConvAlgorithm::Auto | ConvAlgorithm::Im2colGemm => Ok(false),
     }
-    Ok(false)
-}
-
-/// Runs Winograd when `kernel` is [`ConvKernel::Winograd`]: `Ok(true)` if it ran. The choice
-/// already checked that it applies, so a refusal here is a bug reported as an error.
-fn ran_winograd(
-    kernel: ConvKernel,
-    (pass, g): (Pass, &Conv2dGeometry),
-    run: impl FnOnce() -> bool,
-) -> Result<bool> {
-    if kernel != ConvKernel::Winograd {
-        return Ok(false);
-    }
-    if run() {
-        return Ok(true);
-    }
-    Err(cannot_run(pass, g, "Winograd", "the kernel declined"))
 }
 
 /// Runs `body(images of a, same images of b, scratch, parallel_gemm)` once per worker
@@ -197,14 +184,24 @@ pub(crate) fn conv2d_forward_tuned<T: Element>(
         (Some(x), Some(w), Some(y)) => winograd::forward(g, x, w, y),
         _ => false,
     };
-    if ran_winograd(kernel, (Pass::Forward, g), wino)? {
+    if ran_special(
+        kernel,
+        ConvKernel::Winograd,
+        (Pass::Forward, g, tuning.algorithm),
+        wino,
+    )? {
         return Ok(());
     }
     let direct = || match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
         (Some(x), Some(w), Some(y)) => direct::forward(g, x, w, y),
         _ => false,
     };
-    if ran_direct(kernel, (Pass::Forward, g, tuning.algorithm), direct)? {
+    if ran_special(
+        kernel,
+        ConvKernel::Direct,
+        (Pass::Forward, g, tuning.algorithm),
+        direct,
+    )? {
         return Ok(());
     }
     run_chunks(
@@ -466,14 +463,24 @@ pub(crate) fn conv2d_input_grad_tuned<T: Element>(
         (Some(gy), Some(w), Some(gx)) => winograd::input_grad(g, gy, w, gx),
         _ => false,
     };
-    if ran_winograd(kernel, (Pass::InputGrad, g), wino)? {
+    if ran_special(
+        kernel,
+        ConvKernel::Winograd,
+        (Pass::InputGrad, g, tuning.algorithm),
+        wino,
+    )? {
         return Ok(());
     }
     let direct = || match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
         (Some(gy), Some(w), Some(gx)) => direct::input_grad(g, gy, w, gx),
         _ => false,
     };
-    if ran_direct(kernel, (Pass::InputGrad, g, tuning.algorithm), direct)? {
+    if ran_special(
+        kernel,
+        ConvKernel::Direct,
+        (Pass::InputGrad, g, tuning.algorithm),
+        direct,
+    )? {
         return Ok(());
     }
     // Wᵀ per group, [C/g·kh·kw, K/g] row-major: on wide problems the GEMM runs faster
@@ -645,14 +652,24 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
         (Some(x), Some(gy), Some(gw)) => winograd::weight_grad(g, x, gy, gw),
         _ => false,
     };
-    if ran_winograd(kernel, (Pass::WeightGrad, g), wino)? {
+    if ran_special(
+        kernel,
+        ConvKernel::Winograd,
+        (Pass::WeightGrad, g, tuning.algorithm),
+        wino,
+    )? {
         return Ok(());
     }
     let direct = || match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
         (Some(x), Some(gy), Some(gw)) => direct::weight_grad(g, x, gy, gw),
         _ => false,
     };
-    if ran_direct(kernel, (Pass::WeightGrad, g, tuning.algorithm), direct)? {
+    if ran_special(
+        kernel,
+        ConvKernel::Direct,
+        (Pass::WeightGrad, g, tuning.algorithm),
+        direct,
+    )? {
         return Ok(());
     }
     // Wide problems accumulate gwᵀ (see `conv2d_weight_grad`), narrow ones gw itself.

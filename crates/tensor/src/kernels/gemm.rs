@@ -193,8 +193,7 @@ pub fn gemm_into_with<T: Element>(
         return;
     }
     if let Some(kernel) = precision.bf16_kernel()
-        && bf16_pays(dst.rows, dst.cols, lhs.cols)
-        && (kernel == Bf16Kernel::Amx || dst.cols.min(dst.rows) >= AVX512_BF16_MIN_SIDE)
+        && bf16_pays(kernel, dst.rows, dst.cols, lhs.cols)
         && let (Some(l), Some(r)) = (T::f32_slice(lhs.data), T::f32_slice(rhs.data))
     {
         let (rows, cols, rs, cs) = (dst.rows, dst.cols, dst.rs, dst.cs);
@@ -227,11 +226,19 @@ pub fn gemm_into_with<T: Element>(
 /// batch-32 training unchanged).
 const AVX512_BF16_MIN_SIDE: usize = 128;
 
-/// Whether an `m × n × k` product is worth the bf16 path: its tiles pad every dimension to
-/// 32, and packing costs a pass over both operands, so thin or small products (LeNet's 6-channel
-/// layers: 5× slower measured) stay in f32.
-pub fn bf16_pays(m: usize, n: usize, k: usize) -> bool {
-    m >= 16 && n >= 16 && k >= 32 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS
+/// Whether an `m × n × k` product is worth the bf16 path on `kernel`: its tiles pad every
+/// dimension to 32, and packing costs a pass over both operands, so thin or small products
+/// (LeNet's 6-channel layers: 5× slower measured) stay in f32; on AVX512-BF16 alone, see
+/// `AVX512_BF16_MIN_SIDE`.
+pub fn bf16_pays(kernel: Bf16Kernel, m: usize, n: usize, k: usize) -> bool {
+    let min_side = match kernel {
+        Bf16Kernel::Amx => 16,
+        Bf16Kernel::Avx512Bf16 => AVX512_BF16_MIN_SIDE,
+    };
+    m >= min_side
+        && n >= min_side
+        && k >= 32
+        && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS
 }
 
 /// `dst (+)= lhs · rhs` on a chosen bf16 kernel (tests and benchmarks compare the kernels with

@@ -340,8 +340,8 @@ fn convolutions_at_bf16_match_the_reference_on_rounded_operands() {
     let effective = Precision::Bf16.effective();
     eprintln!("bf16 conv: {}", effective.describe());
     let bf16 = ConvOptions::at(Precision::Bf16);
-    // Every GEMM of these passes is large enough for the bf16 path on either kernel
-    // (`bf16_pays`, and at least 128 rows and columns of output for AVX512-BF16), and too
+    // Every GEMM of these passes is large enough for the bf16 path
+    // (`bf16_pays` with either kernel: at least 128 rows and columns on AVX512-BF16), and too
     // thin in channels for Winograd to take a pass instead.
     let geometries = [
         Conv2dGeometry::square(1, 16, 16, 128, 3, 1),

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
 use super::simd;
 use super::transform::{ALPHA, LANES, OUT, POSITIONS, filter_grad_tile, output_grad_tile};
-use super::{Chunk, Shape, input_chunk, lengths_fit, tile_origin, unavailable_reason};
+use super::{Chunk, Scratch, Shape, input_chunk, lengths_fit, tile_origin, unavailable_reason};
 use crate::kernels::direct::Pass;
 use crate::kernels::gemm::{MatMut, MatRef, gemm_into};
 use crate::kernels::geometry::Conv2dGeometry;
@@ -48,7 +48,7 @@ pub(crate) fn weight_grad_chunked(
         .map(|i| {
             let (start, end) = (i * per_worker, ((i + 1) * per_worker).min(total));
             let mut sums = vec![0.0f32; sums_len];
-            let mut sc = GradScratch::new(&s, tiles.min(end.saturating_sub(start)));
+            let mut sc = Scratch::new(&s, tiles.min(end.saturating_sub(start)));
             for first in (start..end).step_by(tiles) {
                 let chunk = Chunk::new(first, tiles.min(end - first));
                 accumulate(&s, (x, gy), chunk, &mut sc, &mut sums);
@@ -81,33 +81,17 @@ pub(crate) fn weight_grad_chunked(
     true
 }
 
-/// Per-worker buffers: transformed input patches `V[c][ξ][t]` and output-gradient blocks
-/// `E[k][ξ][t]`.
-struct GradScratch {
-    v: Vec<f32>,
-    e: Vec<f32>,
-}
-
-impl GradScratch {
-    fn new(s: &Shape, tiles: usize) -> Self {
-        let ld = tiles.next_multiple_of(LANES);
-        GradScratch {
-            v: vec![0.0; s.cin * POSITIONS * ld],
-            e: vec![0.0; s.cout * POSITIONS * ld],
-        }
-    }
-}
-
 /// One chunk's contribution: both transforms, then `P[k][ξ][c] += E[k][ξ][·] · V[c][ξ][·]ᵀ`.
 fn accumulate(
     s: &Shape,
     (x, gy): (&[f32], &[f32]),
     chunk: Chunk,
-    sc: &mut GradScratch,
+    sc: &mut Scratch,
     sums: &mut [f32],
 ) {
     let row = POSITIONS * chunk.ld;
-    let (v, e) = (&mut sc.v[..s.cin * row], &mut sc.e[..s.cout * row]);
+    // `Scratch::m` holds the transformed output gradients `E[k][ξ][t]` here.
+    let (v, e) = (&mut sc.v[..s.cin * row], &mut sc.m[..s.cout * row]);
     for (c, vc) in v.chunks_exact_mut(row).enumerate() {
         best!(input_chunk(s, x, chunk, c, vc));
     }

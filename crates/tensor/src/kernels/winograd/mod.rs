@@ -441,7 +441,8 @@ fn output_chunk(s: &Shape, chunk: Chunk, mk: &[f32], yk: &mut YPlanes<'_>) {
     }
 }
 
-/// Per-worker buffers: transformed inputs `V[c][ξ][t]` and products `M[k][ξ][t]`.
+/// Per-worker buffers: transformed inputs `V[c][ξ][t]` and products `M[k][ξ][t]` (for the
+/// weight gradient, transformed output gradients `E[k][ξ][t]` in `m`).
 struct Scratch {
     v: Vec<f32>,
     m: Vec<f32>,
