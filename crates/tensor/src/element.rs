@@ -58,10 +58,22 @@ pub trait Element:
         let _ = s;
         None
     }
+    /// This type's per-thread slot for an installed [`crate::buffers::BufferPool`].
+    #[doc(hidden)]
+    fn pool_slot() -> &'static std::thread::LocalKey<crate::buffers::PoolSlot<Self>>;
+    /// This type's process-wide scratch cache ([`crate::buffers::scratch`]).
+    #[doc(hidden)]
+    fn scratch_cache() -> &'static std::sync::Mutex<crate::buffers::ScratchCache<Self>>;
 }
 
 impl Element for f32 {
     const DTYPE: DType = DType::F32;
+    fn pool_slot() -> &'static std::thread::LocalKey<crate::buffers::PoolSlot<Self>> {
+        &crate::buffers::F32_POOL
+    }
+    fn scratch_cache() -> &'static std::sync::Mutex<crate::buffers::ScratchCache<Self>> {
+        &crate::buffers::F32_SCRATCH
+    }
     fn f32_slice(s: &[Self]) -> Option<&[f32]> {
         Some(s)
     }
@@ -80,6 +92,12 @@ impl Element for f32 {
 
 impl Element for f64 {
     const DTYPE: DType = DType::F64;
+    fn pool_slot() -> &'static std::thread::LocalKey<crate::buffers::PoolSlot<Self>> {
+        &crate::buffers::F64_POOL
+    }
+    fn scratch_cache() -> &'static std::sync::Mutex<crate::buffers::ScratchCache<Self>> {
+        &crate::buffers::F64_SCRATCH
+    }
     #[inline(always)]
     fn of_f64(v: f64) -> Self {
         v

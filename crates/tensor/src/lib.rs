@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod buffers;
 pub mod element;
 pub mod error;
 pub mod kernels;

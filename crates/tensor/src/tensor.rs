@@ -59,6 +59,11 @@ impl<T: Element> Tensor<T> {
         Self::from_parts(Arc::new(data), Layout::contiguous(shape))
     }
 
+    /// The buffer itself, when this tensor is its only owner (views and clones share it).
+    pub(crate) fn into_unique_buffer(self) -> Option<Vec<T>> {
+        Arc::try_unwrap(self.storage).ok()
+    }
+
     /// A rank-0 tensor holding one value.
     pub fn scalar(value: T) -> Self {
         Self::from_parts(Arc::new(vec![value]), Layout::contiguous(&[]))
@@ -67,7 +72,7 @@ impl<T: Element> Tensor<T> {
     /// A tensor filled with `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
         Self::from_parts(
-            Arc::new(vec![value; numel(shape)]),
+            Arc::new(crate::buffers::filled(numel(shape), value)),
             Layout::contiguous(shape),
         )
     }

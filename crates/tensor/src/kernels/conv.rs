@@ -38,6 +38,7 @@ use super::gemm::{MatMut, MatRef, gemm_into_with};
 use super::geometry::Conv2dGeometry;
 use super::im2col::{ColBlock, col2im, im2col};
 use super::winograd;
+use crate::buffers::ScratchBuf;
 use crate::element::Element;
 use crate::error::Result;
 use crate::precision::Precision;
@@ -486,7 +487,7 @@ pub(crate) fn conv2d_input_grad_tuned<T: Element>(
     // Wᵀ per group, [C/g·kh·kw, K/g] row-major: on wide problems the GEMM runs faster
     // with a row-major left operand than with a transposed view of w.
     let wt = if plan.wide {
-        let mut wt = vec![T::zero(); w.len()];
+        let mut wt = ScratchBuf::zeroed(w.len());
         sum_transposed(&[w], (plan.ckk, plan.out_channels_per_group), &mut wt);
         Some(wt)
     } else {
@@ -682,7 +683,7 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
     };
     let gw_len = gw.len();
     let alloc_body = |xc: &[T], gyc: &[T], par: bool| {
-        let mut acc = vec![T::zero(); gw_len];
+        let mut acc = ScratchBuf::zeroed(gw_len);
         body(xc, gyc, &mut acc, &mut Scratch::new(&plan), par);
         acc
     };
@@ -698,7 +699,7 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
             // are then added in chunk order (reproducible for a given thread count).
             let (x_len, gy_len) = chunk(plan.images_per_chunk);
             let ((x0, x_rest), (gy0, gy_rest)) = (x.split_at(x_len), gy.split_at(gy_len));
-            let (_, rest): ((), Vec<Vec<T>>) = rayon::join(
+            let (_, rest): ((), Vec<ScratchBuf<T>>) = rayon::join(
                 || body(x0, gy0, &mut *gw, &mut Scratch::new(&plan), false),
                 || {
                     x_rest
@@ -712,13 +713,13 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
         }
         (true, true) => {
             let (x_len, gy_len) = chunk(plan.images_per_chunk);
-            let partials: Vec<Vec<T>> = x
+            let partials: Vec<ScratchBuf<T>> = x
                 .par_chunks(x_len)
                 .zip(gy.par_chunks(gy_len))
                 .map(|(xc, gyc)| alloc_body(xc, gyc, false))
                 .collect();
             // Summed in chunk order (0, 1, …): reproducible for a given thread count.
-            let parts: Vec<&[T]> = partials.iter().map(Vec::as_slice).collect();
+            let parts: Vec<&[T]> = partials.iter().map(|p| &**p).collect();
             sum_transposed(&parts, (plan.out_channels_per_group, plan.ckk), gw);
         }
     }

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::geometry::Conv2dGeometry;
 use super::im2col::ColBlock;
+use crate::buffers::ScratchBuf;
 use crate::element::Element;
 
 /// Hard cap on one worker's column buffer, so a huge image (VGG's 224×224 layers would
@@ -244,9 +245,9 @@ impl Tile {
 
 /// One worker's buffers: the column matrix and, for multi-image tiles, a `[K/g, cols]`
 /// staging matrix for the output (forward) or the gathered output gradient (backward).
-pub(crate) struct Scratch<T> {
-    pub(crate) cols: Vec<T>,
-    pub(crate) aux: Vec<T>,
+pub(crate) struct Scratch<T: Element> {
+    pub(crate) cols: ScratchBuf<T>,
+    pub(crate) aux: ScratchBuf<T>,
 }
 
 impl<T: Element> Scratch<T> {
@@ -267,8 +268,8 @@ impl<T: Element> Scratch<T> {
             0
         };
         Scratch {
-            cols: vec![T::zero(); cols],
-            aux: vec![T::zero(); aux],
+            cols: ScratchBuf::zeroed(cols),
+            aux: ScratchBuf::zeroed(aux),
         }
     }
 }
@@ -325,7 +326,7 @@ pub(crate) fn sum_transposed<T: Element>(
 }
 
 /// `dst += Σ_p parts[p]`, added in order, in parallel blocks when large.
-pub(crate) fn add_parts<T: Element>(parts: &[Vec<T>], dst: &mut [T]) {
+pub(crate) fn add_parts<T: Element>(parts: &[ScratchBuf<T>], dst: &mut [T]) {
     const BLOCK: usize = 1 << 14;
     let run = |(bi, out): (usize, &mut [T])| {
         for part in parts {

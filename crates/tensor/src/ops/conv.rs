@@ -135,7 +135,7 @@ impl<T: Element> Tensor<T> {
         precision: Precision,
     ) -> Result<Tensor<T>> {
         let g = p.geometry("conv2d", self.shape(), weight.shape())?;
-        let mut y = vec![T::zero(); g.output_len()];
+        let mut y = crate::buffers::zeroed(g.output_len());
         conv2d_forward_opts(
             ConvOptions::at(precision),
             &g,
@@ -178,7 +178,7 @@ impl<T: Element> Tensor<T> {
         let input = [gs[0], ws[1] * p.groups, input_hw[0], input_hw[1]];
         let g = p.geometry("conv2d_input_grad", &input, ws)?;
         check_output("conv2d_input_grad", &g, gs)?;
-        let mut gx = vec![T::zero(); g.input_len()];
+        let mut gx = crate::buffers::zeroed(g.input_len());
         conv2d_input_grad_opts(
             ConvOptions::at(precision),
             &g,
@@ -218,7 +218,7 @@ impl<T: Element> Tensor<T> {
         let wshape = [gs[1], xs[1] / p.groups, kernel_hw[0], kernel_hw[1]];
         let g = p.geometry("conv2d_weight_grad", xs, &wshape)?;
         check_output("conv2d_weight_grad", &g, gs)?;
-        let mut gw = vec![T::zero(); g.weight_len()];
+        let mut gw = crate::buffers::zeroed(g.weight_len());
         conv2d_weight_grad_opts(
             ConvOptions::at(precision),
             &g,

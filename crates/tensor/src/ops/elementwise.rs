@@ -53,7 +53,7 @@ impl<T: Element> Tensor<T> {
         let row_len = it.row_len();
         let [sa, sb] = it.row_strides();
         let (a, b) = (&self.storage[..], &other.storage[..]);
-        let mut out = vec![T::zero(); it.rows() * row_len];
+        let mut out = crate::buffers::zeroed(it.rows() * row_len);
         let fill_row = |(row, dst): (usize, &mut [T])| {
             let [oa, ob] = it.row_offsets(row);
             match (sa, sb) {

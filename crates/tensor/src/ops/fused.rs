@@ -21,9 +21,10 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
+use crate::buffers::{self, ScratchBuf};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
-use crate::layout::{Layout, numel};
+use crate::layout::{Dims, Layout, numel};
 use crate::scalar::{Binary, BinaryVisitor, Compare, Unary, UnaryVisitor};
 use crate::tensor::{PARALLEL_THRESHOLD, Tensor};
 
@@ -216,7 +217,8 @@ impl FusedProgram {
             ));
         }
         let fresh_count = self.outputs.len() - usize::from(target_output.is_some());
-        let mut outs: Vec<Vec<T>> = (0..fresh_count).map(|_| Vec::with_capacity(n)).collect();
+        let mut outs: SmallVec<[Vec<T>; 4]> =
+            (0..fresh_count).map(|_| buffers::uninit(n)).collect();
         {
             let spans = Spans {
                 fresh: outs
@@ -267,8 +269,8 @@ impl FusedProgram {
     }
 
     /// One tile per register.
-    fn scratch<T: Element>(&self) -> Vec<T> {
-        vec![T::zero(); (self.inputs + self.instrs.len()) * TILE]
+    fn scratch<T: Element>(&self) -> ScratchBuf<T> {
+        ScratchBuf::zeroed((self.inputs + self.instrs.len()) * TILE)
     }
 
     /// [`Self::run_span`] compiled for the widest vector unit this CPU has: the tile loops
@@ -328,7 +330,7 @@ impl FusedProgram {
         scratch: &mut [T],
     ) {
         let (start, len) = (span.start, span.len);
-        let mut borrowed: Vec<Option<&[T]>> = Vec::with_capacity(self.inputs);
+        let mut borrowed: SmallVec<[Option<&[T]>; 8]> = SmallVec::with_capacity(self.inputs);
         let mut done = 0;
         while done < len {
             let t = TILE.min(len - done);
@@ -561,8 +563,8 @@ impl<'a, T: Element> Reader<'a, T> {
 /// gather's fixed index needs: a view with more is made of merged runs anyway or rare enough
 /// to read through a contiguous copy.
 fn merge_axes(l: &Layout) -> Layout {
-    let mut shape: Vec<usize> = Vec::new();
-    let mut strides: Vec<usize> = Vec::new();
+    let mut shape = Dims::new();
+    let mut strides = Dims::new();
     for (&d, &s) in l.shape().iter().zip(l.strides()) {
         if d == 1 {
             continue;

@@ -103,7 +103,7 @@ impl<T: Element> Tensor<T> {
                 format!("label {l} at position {i} is not below the number of classes {classes}"),
             ));
         }
-        let mut out = vec![T::zero(); labels.len() * classes];
+        let mut out = crate::buffers::zeroed(labels.len() * classes);
         for (row, &l) in labels.iter().enumerate() {
             out[row * classes + l] = T::one();
         }
@@ -183,7 +183,7 @@ impl<T: Element> Tensor<T> {
             ));
         }
         let v = values.data();
-        let mut out = vec![T::zero(); zeros.numel()];
+        let mut out = crate::buffers::zeroed(zeros.numel());
         for p in 0..outer * inner {
             let (o, i) = (p / inner, p % inner);
             out[(o * len + indices[p]) * inner + i] = v[p];

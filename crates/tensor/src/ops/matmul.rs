@@ -58,7 +58,7 @@ impl<T: Element> Tensor<T> {
         let lb = other.layout.broadcast_to(&full(k, n))?;
         let out_shape = full(m, n);
         let count: usize = batch.iter().product();
-        let mut out = vec![T::zero(); count * m * n];
+        let mut out = crate::buffers::zeroed(count * m * n);
         if out.is_empty() || k == 0 {
             return Ok(Tensor::from_kernel(out, &out_shape));
         }
@@ -114,7 +114,7 @@ impl<T: Element> Tensor<T> {
         (m, k, n): (usize, usize, usize),
         precision: Precision,
     ) -> Tensor<T> {
-        let mut out = vec![T::zero(); m * n];
+        let mut out = crate::buffers::zeroed(m * n);
         if !out.is_empty() && k > 0 {
             fn view<T: Element>(t: &Tensor<T>, rows: usize, cols: usize) -> MatRef<'_, T> {
                 let s = t.layout.strides();

@@ -93,7 +93,7 @@ impl<T: Element> Tensor<T> {
     /// Max pooling of `[N, C, H, W]`; padding counts as −∞.
     pub fn max_pool2d(&self, p: Pool2dParams) -> Result<Tensor<T>> {
         let g = p.geometry("max_pool2d", self.shape())?;
-        let mut y = vec![T::zero(); g.output_len()];
+        let mut y = crate::buffers::zeroed(g.output_len());
         pool::max_pool2d_forward(&g, &self.data(), &mut y)?;
         Ok(Tensor::from_kernel(y, &out_shape(&g)))
     }
@@ -107,7 +107,7 @@ impl<T: Element> Tensor<T> {
     ) -> Result<Tensor<T>> {
         let g = p.geometry("max_pool2d_backward", x.shape())?;
         check_grad("max_pool2d_backward", &g, gy.shape())?;
-        let mut gx = vec![T::zero(); g.input_len()];
+        let mut gx = crate::buffers::zeroed(g.input_len());
         pool::max_pool2d_backward(&g, &x.data(), &gy.data(), &mut gx)?;
         Ok(Tensor::from_kernel(gx, x.shape()))
     }
@@ -126,7 +126,7 @@ impl<T: Element> Tensor<T> {
                 ),
             ));
         }
-        let mut y = vec![T::zero(); g.output_len()];
+        let mut y = crate::buffers::zeroed(g.output_len());
         pool::max_pool2d_select(&g, &x.data(), &v.data(), &mut y)?;
         Ok(Tensor::from_kernel(y, &out_shape(&g)))
     }
@@ -134,7 +134,7 @@ impl<T: Element> Tensor<T> {
     /// Average pooling of `[N, C, H, W]`.
     pub fn avg_pool2d(&self, p: Pool2dParams) -> Result<Tensor<T>> {
         let g = p.geometry("avg_pool2d", self.shape())?;
-        let mut y = vec![T::zero(); g.output_len()];
+        let mut y = crate::buffers::zeroed(g.output_len());
         pool::avg_pool2d_forward(&g, &self.data(), &mut y, p.count_include_pad)?;
         Ok(Tensor::from_kernel(y, &out_shape(&g)))
     }
@@ -147,7 +147,7 @@ impl<T: Element> Tensor<T> {
     ) -> Result<Tensor<T>> {
         let g = p.geometry("avg_pool2d_backward", input_shape)?;
         check_grad("avg_pool2d_backward", &g, gy.shape())?;
-        let mut gx = vec![T::zero(); g.input_len()];
+        let mut gx = crate::buffers::zeroed(g.input_len());
         pool::avg_pool2d_backward(&g, &gy.data(), &mut gx, p.count_include_pad)?;
         Ok(Tensor::from_kernel(gx, input_shape))
     }
@@ -161,7 +161,7 @@ impl<T: Element> Tensor<T> {
                 format!("input {s:?}: need [N, C, H, W]"),
             ));
         }
-        let mut y = vec![T::zero(); s[0] * s[1]];
+        let mut y = crate::buffers::zeroed(s[0] * s[1]);
         pool::global_avg_pool2d_forward(s[0], s[1], s[2], s[3], &self.data(), &mut y)?;
         Ok(Tensor::from_kernel(y, &[s[0], s[1]]))
     }
@@ -175,7 +175,7 @@ impl<T: Element> Tensor<T> {
                 format!("grad {s:?}: need [N, C]"),
             ));
         }
-        let mut gx = vec![T::zero(); s[0] * s[1] * hw[0] * hw[1]];
+        let mut gx = crate::buffers::zeroed(s[0] * s[1] * hw[0] * hw[1]);
         pool::global_avg_pool2d_backward(s[0], s[1], hw[0], hw[1], &gy.data(), &mut gx)?;
         Ok(Tensor::from_kernel(gx, &[s[0], s[1], hw[0], hw[1]]))
     }

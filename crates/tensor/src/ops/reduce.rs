@@ -83,7 +83,7 @@ fn fold_block<T: Element>(
     inner: usize,
     fold: Fold,
 ) -> Vec<T> {
-    let mut out = vec![T::zero(); outer * inner];
+    let mut out = crate::buffers::zeroed(outer * inner);
     if len == 0 {
         // An empty sum is 0; an empty max/min is rejected before we get here.
         return out;

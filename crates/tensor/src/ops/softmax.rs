@@ -28,7 +28,7 @@ impl<T: Element> Tensor<T> {
         let moved = self.permute(&perm)?;
         let data = moved.data();
         let len = self.shape()[axis];
-        let mut out = vec![T::zero(); data.len()];
+        let mut out = crate::buffers::zeroed(data.len());
         if len > 0 {
             for (src, dst) in data.chunks(len).zip(out.chunks_mut(len)) {
                 softmax_row(src, dst, kind);

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::simd;
 use super::transform::{ALPHA, LANES, OUT, POSITIONS, filter_grad_tile, output_grad_tile};
 use super::{Chunk, Scratch, Shape, input_chunk, lengths_fit, tile_origin, unavailable_reason};
+use crate::buffers::ScratchBuf;
 use crate::kernels::direct::Pass;
 use crate::kernels::gemm::{MatMut, MatRef, gemm_into};
 use crate::kernels::geometry::Conv2dGeometry;
@@ -43,11 +44,11 @@ pub(crate) fn weight_grad_chunked(
     let workers = rayon::current_num_threads().clamp(1, total.div_ceil(tiles).max(1));
     let per_worker = total.div_ceil(workers);
     let sums_len = s.cout * POSITIONS * s.cin;
-    let mut parts: Vec<Vec<f32>> = (0..workers)
+    let mut parts: Vec<ScratchBuf<f32>> = (0..workers)
         .into_par_iter()
         .map(|i| {
             let (start, end) = (i * per_worker, ((i + 1) * per_worker).min(total));
-            let mut sums = vec![0.0f32; sums_len];
+            let mut sums = ScratchBuf::zeroed(sums_len);
             let mut sc = Scratch::new(&s, tiles.min(end.saturating_sub(start)));
             for first in (start..end).step_by(tiles) {
                 let chunk = Chunk::new(first, tiles.min(end - first));

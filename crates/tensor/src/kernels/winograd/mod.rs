@@ -37,6 +37,7 @@ use rayon::prelude::*;
 use super::direct::Pass;
 use super::gemm::{MatMut, MatRef, gemm_into};
 use super::geometry::Conv2dGeometry;
+use crate::buffers::ScratchBuf;
 use transform::{ALPHA, LANES, OUT, POSITIONS, filter_tile, input_tile, output_tile};
 
 /// Bytes of transformed input per chunk: with the chunk's products (as large, for `K = C`)
@@ -285,8 +286,8 @@ fn lengths_fit(g: &Conv2dGeometry, x: &[f32], w: &[f32], y: &[f32]) -> bool {
 fn transform_filters(
     s: &Shape,
     tap: impl Fn(usize, usize, usize, usize) -> f32 + Sync,
-) -> Vec<f32> {
-    let mut u = vec![0.0f32; s.cout * POSITIONS * s.cin];
+) -> ScratchBuf<f32> {
+    let mut u = ScratchBuf::zeroed(s.cout * POSITIONS * s.cin);
     u.par_chunks_mut(POSITIONS * s.cin)
         .enumerate()
         .for_each(|(k, uk)| best!(filters_of(s, k, &tap, uk)));
@@ -444,16 +445,16 @@ fn output_chunk(s: &Shape, chunk: Chunk, mk: &[f32], yk: &mut YPlanes<'_>) {
 /// Per-worker buffers: transformed inputs `V[c][ξ][t]` and products `M[k][ξ][t]` (for the
 /// weight gradient, transformed output gradients `E[k][ξ][t]` in `m`).
 struct Scratch {
-    v: Vec<f32>,
-    m: Vec<f32>,
+    v: ScratchBuf<f32>,
+    m: ScratchBuf<f32>,
 }
 
 impl Scratch {
     fn new(s: &Shape, tiles: usize) -> Self {
         let ld = tiles.next_multiple_of(LANES);
         Scratch {
-            v: vec![0.0; s.cin * POSITIONS * ld],
-            m: vec![0.0; s.cout * POSITIONS * ld],
+            v: ScratchBuf::zeroed(s.cin * POSITIONS * ld),
+            m: ScratchBuf::zeroed(s.cout * POSITIONS * ld),
         }
     }
 }
