@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use convnet_tensor::{Element, Precision, Tensor};
+use convnet_tensor::{Element, Precision, Tensor, buffers};
 use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
@@ -153,6 +153,8 @@ impl<T: Element> Plan<T> {
     ) -> Result<RunOutput<T>> {
         let start = Instant::now();
         let mut values = self.take_feeds(feeds)?;
+        // Kernels take their outputs from the buffers the last run freed (see `buffers`).
+        let pool = buffers::install(self.buffers.take());
         let mut timings = Vec::new();
         for (i, s) in self.steps.iter().enumerate() {
             let t0 = opts.profile.then(Instant::now);
@@ -172,7 +174,7 @@ impl<T: Element> Plan<T> {
                         });
                     }
                     for &r in &s.release {
-                        values[r] = None;
+                        release(&mut values[r]);
                     }
                     continue;
                 }
@@ -217,7 +219,7 @@ impl<T: Element> Plan<T> {
             }
             values[i] = Some(value);
             for &r in &s.release {
-                values[r] = None;
+                release(&mut values[r]);
             }
         }
         let outputs = self
@@ -229,6 +231,13 @@ impl<T: Element> Plan<T> {
                 None => Err(missing(&self.steps[o])),
             })
             .collect::<Result<Vec<_>>>()?;
+        // What is still held (outputs aside, which the caller now shares) goes back too.
+        for v in &mut values {
+            release(v);
+        }
+        let mut pool = pool.finish();
+        pool.trim();
+        self.buffers.put_back(pool);
         Ok(RunOutput {
             outputs,
             timings,
@@ -269,7 +278,7 @@ impl<T: Element> Plan<T> {
             }
             for &m in &group.members {
                 if !group.outputs.contains(&m) {
-                    values[m] = None;
+                    release(&mut values[m]);
                 }
             }
             return Ok(());
@@ -408,6 +417,14 @@ fn evaluate<T: Element>(
         args.push(Some(values[p].as_ref().ok_or_else(released)?));
     }
     rule.eval(&EvalArgs::new(&args, &s.shape, opts.precision))
+}
+
+/// Drops a value after its last reader, giving its buffer to the run's pool when nothing else
+/// shares it.
+fn release<T: Element>(slot: &mut Option<Value<T>>) {
+    if let Some(Value::Tensor(t)) = slot.take() {
+        t.recycle();
+    }
 }
 
 fn missing<T: Element>(s: &Step<T>) -> AutogradError {

@@ -17,7 +17,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::sync::Mutex;
+
 use convnet_tensor::Element;
+use convnet_tensor::buffers::{BufferPool, PoolStats};
 use smallvec::SmallVec;
 
 use crate::error::{AutogradError, Result};
@@ -80,6 +83,39 @@ pub struct Plan<T: Element = f32> {
     arena_bytes: usize,
     intermediate_bytes: usize,
     external_bytes: usize,
+    /// The buffers this plan's intermediates free, kept for its next run.
+    pub(crate) buffers: RunBuffers<T>,
+}
+
+/// A plan's pool of freed intermediate buffers ([`convnet_tensor::buffers`]), installed on the
+/// running thread for each run and taken back after it. Runs of one plan on several threads
+/// at once each get what is free at their start (the first takes it all, the others start
+/// empty), and merge what they hand back.
+#[derive(Debug, Default)]
+pub(crate) struct RunBuffers<T: Element>(Mutex<BufferPool<T>>);
+
+impl<T: Element> RunBuffers<T> {
+    /// Everything now free, leaving the shared pool empty.
+    pub(crate) fn take(&self) -> BufferPool<T> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Returns a run's pool, merging it with what other runs returned meanwhile.
+    pub(crate) fn put_back(&self, pool: BufferPool<T>) {
+        self.lock().absorb(pool);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BufferPool<T>> {
+        // A run that panicked holding the lock left a pool of plain buffers: still usable.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<T: Element> Clone for RunBuffers<T> {
+    /// A clone starts with no buffers of its own.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 /// The op may write into the buffer of an operand that dies at it.
@@ -188,6 +224,7 @@ impl<T: Element> Plan<T> {
             arena_bytes: 0,
             intermediate_bytes: 0,
             external_bytes: 0,
+            buffers: RunBuffers::default(),
         };
         if fuse {
             plan_fusion(&mut plan.steps, &plan.outputs);
@@ -323,6 +360,13 @@ impl<T: Element> Plan<T> {
     /// Most intermediate memory live at once (bytes), known before anything runs.
     pub fn peak_bytes(&self) -> usize {
         self.peak_bytes
+    }
+
+    /// What the plan's buffer pool served over all runs so far: after the first run, a step
+    /// of the same plan takes every intermediate buffer from the pool except those of the
+    /// previous run's outputs, which went to the caller.
+    pub fn buffer_stats(&self) -> PoolStats {
+        self.buffers.lock().stats()
     }
 
     /// Total size of buffers under size-keyed free-list reuse (what an arena would reserve).

@@ -381,3 +381,77 @@ fn a_fused_group_writes_in_place_over_a_dying_operand() {
     let got = fused.run(&feeds, &p).unwrap();
     assert_eq!(got[0].to_vec(), want[0].to_vec());
 }
+
+/// The second run of a plan takes its intermediates from the buffers the first freed (all but
+/// those of the outputs the caller kept), and reused memory never leaks stale values: every
+/// run gives the bits of a plan that has never run, whatever ran before.
+#[test]
+fn later_runs_reuse_the_plans_buffers_and_compute_the_same_bits() {
+    let mut g = Graph::<f32>::new();
+    let x = g.input("x", Shape::with_batch(&[3, 12, 12])).unwrap();
+    let labels = g
+        .input("labels", Shape::from([convnet_autograd::Dim::Batch]))
+        .unwrap();
+    let w = g.param("conv.weight", &[8, 3, 3, 3]).unwrap();
+    let fc = g.param("fc.weight", &[5, 8 * 6 * 6]).unwrap();
+    let c = g.conv2d(x, w, Conv2dParams::new(1, 1)).unwrap();
+    let r = g.relu(c).unwrap();
+    let pooled = g.max_pool2d(r, Pool2dParams::new(2, 2, 0)).unwrap();
+    let flat = g.reshape(pooled, Shape::with_batch(&[8 * 6 * 6])).unwrap();
+    let logits = g.linear(flat, fc, None).unwrap();
+    let lp = g.log_softmax(logits, 1).unwrap();
+    let picked = g.take_along_axis(lp, labels, 1).unwrap();
+    let nll = g.mean(picked, &[], false).unwrap();
+    let loss = g.neg(nll).unwrap();
+    let grads = grad(&mut g, loss, &[w, fc]).unwrap();
+    let mut p = ParamStore::new();
+    p.insert(
+        "conv.weight",
+        Tensor::normal(&[8, 3, 3, 3], 0.0, 0.3, 1).unwrap(),
+    )
+    .unwrap();
+    p.insert(
+        "fc.weight",
+        Tensor::normal(&[5, 8 * 6 * 6], 0.0, 0.1, 2).unwrap(),
+    )
+    .unwrap();
+    let outputs = [loss, grads[0], grads[1]];
+    let feeds = |seed: u64| {
+        Feeds::new()
+            .with(
+                x,
+                Tensor::<f32>::normal(&[4, 3, 12, 12], 0.0, 1.0, seed).unwrap(),
+            )
+            .with(
+                labels,
+                Tensor::<f32>::from_vec(vec![0.0, 4.0, 2.0, 1.0], &[4]).unwrap(),
+            )
+    };
+    let fresh = |seed: u64| {
+        let plan = Plan::compile(&g, &outputs, Some(4)).unwrap();
+        let out = plan.run(&feeds(seed), &p).unwrap();
+        out.iter().map(|t| t.to_vec()).collect::<Vec<_>>()
+    };
+    let plan = Plan::compile(&g, &outputs, Some(4)).unwrap();
+    let first = plan.run(&feeds(10), &p).unwrap();
+    let after_first = plan.buffer_stats();
+    // The first run allocates (and already reuses what its early nodes free).
+    assert!(
+        after_first.allocated > outputs.len() as u64,
+        "{after_first:?}"
+    );
+    assert!(after_first.returned > 0, "{after_first:?}");
+    // Other inputs, then the first again: each run matches a plan that never ran.
+    for seed in [11, 10] {
+        let before = plan.buffer_stats();
+        let out = plan.run(&feeds(seed), &p).unwrap();
+        let after = plan.buffer_stats();
+        let got: Vec<Vec<f32>> = out.iter().map(|t| t.to_vec()).collect();
+        assert_eq!(got, fresh(seed), "run with seed {seed}");
+        // Only the buffers of the three outputs the caller kept had to be made again.
+        let allocated = after.allocated - before.allocated;
+        assert!(allocated <= outputs.len() as u64, "{before:?} → {after:?}");
+        assert!(after.reused > before.reused, "{before:?} → {after:?}");
+    }
+    assert_eq!(first[0].to_vec(), fresh(10)[0]);
+}
