@@ -244,6 +244,8 @@ impl<T: Element> Tensor<T> {
 
     /// Copies a strided view into a row-major `Vec`, row by row.
     fn gather_strided(&self) -> Vec<T> {
+        // Not from the run pool: rules gather temporaries they drop themselves, which would
+        // drain the pool of a length it then allocates again every run.
         let mut out = Vec::with_capacity(self.numel());
         let last = self.shape().last().copied().unwrap_or(1);
         let step = self.strides().last().copied().unwrap_or(1);
@@ -281,7 +283,8 @@ impl<T: Element> Tensor<T> {
     /// Applies `f` to every element, producing a contiguous tensor (parallel when large).
     pub fn map(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
         let src = self.data();
-        let mut out = Vec::new();
+        // `collect_into_vec` fills the reserved capacity of a pooled buffer in place.
+        let mut out = crate::buffers::uninit(src.len());
         if src.len() >= PARALLEL_THRESHOLD {
             src.par_iter()
                 .with_min_len(PARALLEL_CHUNK)

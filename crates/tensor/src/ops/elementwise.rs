@@ -28,7 +28,7 @@ impl<T: Element> Tensor<T> {
         if let (Some(a), Some(b)) = (self.as_slice(), other.as_slice())
             && self.shape() == other.shape()
         {
-            let mut out = Vec::new();
+            let mut out = crate::buffers::uninit(a.len());
             if a.len() >= PARALLEL_THRESHOLD {
                 a.par_iter()
                     .with_min_len(PARALLEL_CHUNK)

@@ -43,7 +43,7 @@ impl<T: Element> Tensor<T> {
         shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
         let (outer, _, inner) = split_at(&shape, axis);
         let datas: Vec<_> = parts.iter().map(|p| p.data()).collect();
-        let mut out = Vec::with_capacity(shape.iter().product());
+        let mut out = crate::buffers::uninit(shape.iter().product());
         for o in 0..outer {
             for (p, d) in parts.iter().zip(&datas) {
                 let run = p.shape()[axis] * inner;
@@ -211,7 +211,7 @@ impl<T: Element> Tensor<T> {
             ));
         }
         let d = self.data();
-        let mut out = Vec::with_capacity(outer * indices.len() * inner);
+        let mut out = crate::buffers::uninit(outer * indices.len() * inner);
         for o in 0..outer {
             for &ix in indices {
                 let start = (o * len + ix) * inner;
