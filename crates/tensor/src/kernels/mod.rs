@@ -26,6 +26,8 @@ pub mod geometry;
 mod im2col;
 pub mod pool;
 mod pool_2x2;
+#[cfg(target_arch = "x86_64")]
+mod pool_2x2_avx512;
 pub mod pool_reference;
 mod winograd;
 

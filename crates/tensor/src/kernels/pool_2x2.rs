@@ -71,6 +71,24 @@ pub(crate) fn backward_plane<T: Element>(g: &Pool2dGeometry, xp: &[T], gyp: &[T]
     if wo == 0 {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(x), Some(gy), true) = (
+        T::f32_slice(xp),
+        T::f32_slice(gyp),
+        super::pool_2x2_avx512::available(),
+    ) && let Some(gx) = T::f32_slice_mut(gxp)
+    {
+        for (oh, grads) in gy.chunks_exact(wo).enumerate() {
+            let (top, bottom) = rows(x, in_w, wo, oh);
+            let (gtop, gbottom) = gx[2 * oh * in_w..].split_at_mut(in_w);
+            super::pool_2x2_avx512::backward_row(
+                (top, bottom),
+                grads,
+                (&mut gtop[..2 * wo], &mut gbottom[..2 * wo]),
+            );
+        }
+        return;
+    }
     for (oh, grads) in gyp.chunks_exact(wo).enumerate() {
         let (top, bottom) = rows(xp, in_w, wo, oh);
         let (gtop, gbottom) = gxp[2 * oh * in_w..].split_at_mut(in_w);
