@@ -48,6 +48,15 @@ pub(crate) fn forward_plane<T: Element>(g: &Pool2dGeometry, xp: &[T], yp: &mut [
     if wo == 0 {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(x), true) = (T::f32_slice(xp), super::pool_2x2_avx512::available())
+        && let Some(y) = T::f32_slice_mut(yp)
+    {
+        for (oh, out) in y.chunks_exact_mut(wo).enumerate() {
+            super::pool_2x2_avx512::forward_row(rows(x, in_w, wo, oh), out);
+        }
+        return;
+    }
     for (oh, out) in yp.chunks_exact_mut(wo).enumerate() {
         let (top, bottom) = rows(xp, in_w, wo, oh);
         for ((t, b), o) in top

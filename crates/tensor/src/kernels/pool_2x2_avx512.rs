@@ -1,4 +1,5 @@
-//! The 2×2/2 max-pooling gradient of one output row in AVX-512, for f32: 16 windows per step.
+//! 2×2/2 max pooling of one output row in AVX-512, for f32, forward and gradient: 16 windows
+//! per step.
 //!
 //! The portable loop decides each window's maximum with a branch per comparison, which the
 //! compiler cannot vectorise; here the four corners of 16 windows are de-interleaved from the
@@ -50,6 +51,64 @@ pub(crate) fn backward_row(
     unsafe { backward_row_avx512(top, bottom, grads, gtop, gbottom) }
 }
 
+/// Lane j of the even (odd) selection is element 2j (2j + 1) of two concatenated registers.
+#[target_feature(enable = "avx512f")]
+fn deinterleave() -> (__m512i, __m512i) {
+    (
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31),
+    )
+}
+
+/// One step's windows: the first `m` (≤ 16) windows from window `w0`, their masks, and the
+/// first row element they cover.
+#[derive(Clone, Copy)]
+struct Step {
+    w0: usize,
+    at: usize,
+    win: u16,
+    lo: u16,
+    hi: u16,
+}
+
+/// The steps covering `windows` windows, 16 at a time.
+fn steps(windows: usize) -> impl Iterator<Item = Step> {
+    (0..windows).step_by(16).map(move |w0| {
+        let m = (windows - w0).min(16);
+        Step {
+            w0,
+            at: 2 * w0,
+            win: low_bits(m),
+            lo: low_bits((2 * m).min(16)),
+            hi: low_bits((2 * m).saturating_sub(16)),
+        }
+    })
+}
+
+/// The even and odd elements of a row's 2m elements from `s.at`.
+///
+/// # Safety
+/// avx512f is present, and `row` holds at least `s.at + 2m` elements for the step's `m`.
+#[target_feature(enable = "avx512f")]
+unsafe fn pairs(row: &[f32], s: Step) -> (__m512, __m512) {
+    let (even, odd) = deinterleave();
+    // SAFETY: the masks cover elements s.at..s.at + 2m, in bounds by the caller's promise;
+    // the upper 16 exist only when more than 8 windows remain, and no pointer past them is
+    // formed otherwise.
+    unsafe {
+        let a = _mm512_maskz_loadu_ps(s.lo, row.as_ptr().add(s.at));
+        let b = if s.hi == 0 {
+            _mm512_setzero_ps()
+        } else {
+            _mm512_maskz_loadu_ps(s.hi, row.as_ptr().add(s.at + 16))
+        };
+        (
+            _mm512_permutex2var_ps(a, even, b),
+            _mm512_permutex2var_ps(a, odd, b),
+        )
+    }
+}
+
 #[target_feature(enable = "avx512f")]
 unsafe fn backward_row_avx512(
     top: &[f32],
@@ -58,63 +117,69 @@ unsafe fn backward_row_avx512(
     gtop: &mut [f32],
     gbottom: &mut [f32],
 ) {
-    // Lane j of the even (odd) selection is element 2j (2j + 1) of the 32 concatenated ones.
-    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    // Interleaving two registers a, b: a0 b0 a1 b1 … (low half), a8 b8 … (high half).
+    // Interleaving two registers x, y: x0 y0 x1 y1 … (low half), x8 y8 … (high half).
     let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    let windows = grads.len();
-    let mut w0 = 0;
-    while w0 < windows {
-        let m = (windows - w0).min(16);
-        let win_mask = low_bits(m);
-        let (lo_mask, hi_mask) = (
-            low_bits((2 * m).min(16)),
-            low_bits((2 * m).saturating_sub(16)),
-        );
-        let at = 2 * w0;
-        // SAFETY (block): the masks cover windows w0..w0 + m and elements at..at + 2m, all
-        // in bounds (see `backward_row`).
+    for s in steps(grads.len()) {
+        // SAFETY (block): the masks cover windows s.w0..s.w0 + m and elements
+        // s.at..s.at + 2m, all in bounds (see `backward_row`).
         unsafe {
-            // The upper 16 elements exist only when more than 8 windows remain; otherwise no
-            // pointer past them is even formed.
-            let load2 = |row: &[f32]| {
-                let a = _mm512_maskz_loadu_ps(lo_mask, row.as_ptr().add(at));
-                let b = if hi_mask == 0 {
-                    _mm512_setzero_ps()
-                } else {
-                    _mm512_maskz_loadu_ps(hi_mask, row.as_ptr().add(at + 16))
-                };
-                (
-                    _mm512_permutex2var_ps(a, even, b),
-                    _mm512_permutex2var_ps(a, odd, b),
-                )
-            };
-            let (a, b) = load2(top);
-            let (c, d) = load2(bottom);
-            let g = _mm512_maskz_loadu_ps(win_mask, grads.as_ptr().add(w0));
-            let k = argmax4(a, b, c, d);
+            let (a, b) = pairs(top, s);
+            let (c, d) = pairs(bottom, s);
+            let g = _mm512_maskz_loadu_ps(s.win, grads.as_ptr().add(s.w0));
+            let k = argmax4(a, b, c, d).1;
             let pick =
                 |i: i32| _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(i)), g);
             let store2 = |row: &mut [f32], x: __m512, y: __m512| {
-                let p = row.as_mut_ptr().add(at);
-                _mm512_mask_storeu_ps(p, lo_mask, _mm512_permutex2var_ps(x, lo, y));
-                if hi_mask != 0 {
-                    _mm512_mask_storeu_ps(p.add(16), hi_mask, _mm512_permutex2var_ps(x, hi, y));
+                let p = row.as_mut_ptr().add(s.at);
+                _mm512_mask_storeu_ps(p, s.lo, _mm512_permutex2var_ps(x, lo, y));
+                if s.hi != 0 {
+                    _mm512_mask_storeu_ps(p.add(16), s.hi, _mm512_permutex2var_ps(x, hi, y));
                 }
             };
             store2(gtop, pick(0), pick(1));
             store2(gbottom, pick(2), pick(3));
         }
-        w0 += m;
     }
 }
 
-/// The position (0–3) of each lane's window maximum, by the portable `argmax4`'s rule: the
+/// One output row of the forward pass: `out[w]` is the maximum of window `w` of the two input
+/// rows `top`, `bottom` (each `2·out.len()` long), by the portable rule (the first NaN wins).
+///
+/// # Panics
+/// If [`available`] is false or the lengths disagree (checked before any `unsafe`).
+pub(crate) fn forward_row((top, bottom): (&[f32], &[f32]), out: &mut [f32]) {
+    let n = 2 * out.len();
+    assert!(available(), "forward_row needs avx512f");
+    assert!(
+        top.len() == n && bottom.len() == n,
+        "2×2 pooling row: {} windows, rows of {}, {}",
+        out.len(),
+        top.len(),
+        bottom.len()
+    );
+    // SAFETY: avx512f is present (asserted); each step's masks cover windows below
+    // out.len() and row elements below n, the lengths asserted above.
+    unsafe { forward_row_avx512(top, bottom, out) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn forward_row_avx512(top: &[f32], bottom: &[f32], out: &mut [f32]) {
+    for s in steps(out.len()) {
+        // SAFETY (block): in bounds as `forward_row` checked.
+        unsafe {
+            let (a, b) = pairs(top, s);
+            let (c, d) = pairs(bottom, s);
+            let best = argmax4(a, b, c, d).0;
+            _mm512_mask_storeu_ps(out.as_mut_ptr().add(s.w0), s.win, best);
+        }
+    }
+}
+
+/// Each lane's window maximum and its position (0–3), by the portable `argmax4`'s rule: the
 /// best so far is replaced when it is not NaN and the candidate is greater or NaN.
 #[target_feature(enable = "avx512f")]
-fn argmax4(a: __m512, b: __m512, c: __m512, d: __m512) -> __m512i {
+fn argmax4(a: __m512, b: __m512, c: __m512, d: __m512) -> (__m512, __m512i) {
     let (mut best, mut k) = (a, _mm512_setzero_si512());
     for (i, v) in [(1, b), (2, c), (3, d)] {
         let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(best, best);
@@ -124,7 +189,7 @@ fn argmax4(a: __m512, b: __m512, c: __m512, d: __m512) -> __m512i {
         best = _mm512_mask_mov_ps(best, take, v);
         k = _mm512_mask_mov_epi32(k, take, _mm512_set1_epi32(i));
     }
-    k
+    (best, k)
 }
 
 /// A mask of the lowest `n` (≤ 16) lanes.
@@ -188,6 +253,24 @@ mod tests {
             assert_eq!(gt[..n], want_t[..], "{windows} windows, top");
             assert_eq!(gb[..n], want_b[..], "{windows} windows, bottom");
             assert!(gt[n..].iter().chain(&gb[n..]).all(|&v| v == 7.0));
+            // Forward: the value at the same position, NaN bits included.
+            let mut y = vec![7.0f32; windows + 5];
+            forward_row((&t, &b), &mut y[..windows]);
+            for w in 0..windows {
+                let picked = [&want_t, &want_b]
+                    .iter()
+                    .zip([&t, &b])
+                    .flat_map(|(gw, xw)| (0..2).map(move |i| (gw[2 * w + i], xw[2 * w + i])))
+                    .find(|&(gv, _)| gv == w as f32 + 0.5)
+                    .map(|(_, x)| x)
+                    .unwrap();
+                assert_eq!(
+                    y[w].to_bits(),
+                    picked.to_bits(),
+                    "{windows} windows, max {w}"
+                );
+            }
+            assert!(y[windows..].iter().all(|&v| v == 7.0));
         }
     }
 
