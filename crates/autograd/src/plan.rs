@@ -16,7 +16,6 @@
 //! (in place), so it allocates nothing either.
 
 use std::collections::{HashMap, HashSet};
-
 use std::sync::Mutex;
 
 use convnet_tensor::Element;
@@ -362,9 +361,10 @@ impl<T: Element> Plan<T> {
         self.peak_bytes
     }
 
-    /// What the plan's buffer pool served over all runs so far: after the first run, a step
-    /// of the same plan takes every intermediate buffer from the pool except those of the
-    /// previous run's outputs, which went to the caller.
+    /// What the plan's buffer pool served over all runs so far. After the first run, a step of
+    /// the same plan takes most intermediate buffers from the pool; it makes again those of the
+    /// previous run's outputs (the caller kept them) and of values still shared with a live
+    /// view when they were released.
     pub fn buffer_stats(&self) -> PoolStats {
         self.buffers.lock().stats()
     }

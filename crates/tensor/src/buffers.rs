@@ -19,7 +19,7 @@
 //!
 //! Kernel temporaries (im2col columns, Winograd's transformed tiles, partial sums) live only
 //! for one call, often on worker threads, and go to a separate process-wide cache instead
-//! ([`ScratchBuf`], [`scratch`]), capped at [`SCRATCH_CACHE_BYTES`].
+//! ([`ScratchBuf`]), capped at [`SCRATCH_CACHE_BYTES`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -272,7 +272,8 @@ pub fn recycle<T: Element>(buf: Vec<T>) {
     });
 }
 
-/// Kernel scratch that goes back to its thread's cache ([`scratch_done`]) when dropped.
+/// Kernel scratch that goes back to the process's scratch cache when dropped (up to
+/// [`SCRATCH_CACHE_BYTES`]).
 #[derive(Debug)]
 pub struct ScratchBuf<T: Element>(Vec<T>);
 
@@ -304,15 +305,15 @@ impl<T: Element> Drop for ScratchBuf<T> {
 
 /// Kernel scratch of `len` zeros from the process's scratch cache (any thread, pool installed
 /// or not): a kernel's temporaries live only for its call, so its next call, or the next
-/// layer's, can have them. Give it back with [`scratch_done`].
-pub fn scratch<T: Element>(len: usize) -> Vec<T> {
+/// layer's, can have them. [`ScratchBuf`] gives it back when dropped.
+fn scratch<T: Element>(len: usize) -> Vec<T> {
     let cached = (len > 0).then(|| scratch_cache::<T>().take(len)).flatten();
     refill(cached, len, T::zero())
 }
 
 /// Returns scratch from [`scratch`] to the cache, freeing it instead when the cache already
 /// holds [`SCRATCH_CACHE_BYTES`].
-pub fn scratch_done<T: Element>(buf: Vec<T>) {
+fn scratch_done<T: Element>(buf: Vec<T>) {
     if !buf.is_empty() {
         scratch_cache::<T>().give(buf);
     }

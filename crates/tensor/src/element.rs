@@ -61,7 +61,7 @@ pub trait Element:
     /// This type's per-thread slot for an installed [`crate::buffers::BufferPool`].
     #[doc(hidden)]
     fn pool_slot() -> &'static std::thread::LocalKey<crate::buffers::PoolSlot<Self>>;
-    /// This type's process-wide scratch cache ([`crate::buffers::scratch`]).
+    /// This type's process-wide scratch cache ([`crate::buffers::ScratchBuf`]).
     #[doc(hidden)]
     fn scratch_cache() -> &'static std::sync::Mutex<crate::buffers::ScratchCache<Self>>;
 }

@@ -88,20 +88,23 @@ impl ConvOptions {
     }
 }
 
-/// Runs `family`'s kernel when the choice is `family` ([`ConvKernel::Direct`] or
-/// [`ConvKernel::Winograd`]): `Ok(true)` if it ran, `Ok(false)` to run im2col instead. The
-/// choice already checked that it applies; should the kernel still decline, an automatic
-/// choice falls back and a demanded one is an error.
-fn ran_special(
+/// Runs the special kernel the choice named ([`ConvKernel::Winograd`] or
+/// [`ConvKernel::Direct`]) into `out`: `Ok(true)` if it ran, `Ok(false)` to run im2col instead. The choice
+/// already checked that it applies; should the kernel still decline, an automatic choice falls
+/// back and a demanded one is an error.
+fn ran_special<T>(
     kernel: ConvKernel,
-    family: ConvKernel,
     (pass, g, algorithm): (Pass, &Conv2dGeometry, ConvAlgorithm),
-    run: impl FnOnce() -> bool,
+    out: &mut [T],
+    winograd: impl FnOnce(&mut [T]) -> bool,
+    direct: impl FnOnce(&mut [T]) -> bool,
 ) -> Result<bool> {
-    if kernel != family {
-        return Ok(false);
-    }
-    if run() {
+    let ran = match kernel {
+        ConvKernel::Winograd => winograd(out),
+        ConvKernel::Direct => direct(out),
+        ConvKernel::Pointwise | ConvKernel::Im2col { .. } => return Ok(false),
+    };
+    if ran {
         return Ok(true);
     }
     match algorithm {
@@ -181,26 +184,19 @@ pub(crate) fn conv2d_forward_tuned<T: Element>(
         return Ok(());
     }
     let kernel = choose(Pass::Forward, g, T::DTYPE, &tuning, &plan)?;
-    let wino = || match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
+    let wino = |y: &mut [T]| match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
         (Some(x), Some(w), Some(y)) => winograd::forward(g, x, w, y),
         _ => false,
     };
-    if ran_special(
-        kernel,
-        ConvKernel::Winograd,
-        (Pass::Forward, g, tuning.algorithm),
-        wino,
-    )? {
-        return Ok(());
-    }
-    let direct = || match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
+    let direct = |y: &mut [T]| match (T::f32_slice(x), T::f32_slice(w), T::f32_slice_mut(y)) {
         (Some(x), Some(w), Some(y)) => direct::forward(g, x, w, y),
         _ => false,
     };
     if ran_special(
         kernel,
-        ConvKernel::Direct,
         (Pass::Forward, g, tuning.algorithm),
+        y,
+        wino,
         direct,
     )? {
         return Ok(());
@@ -460,26 +456,19 @@ pub(crate) fn conv2d_input_grad_tuned<T: Element>(
         return Ok(());
     }
     let kernel = choose(Pass::InputGrad, g, T::DTYPE, &tuning, &plan)?;
-    let wino = || match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
+    let wino = |gx: &mut [T]| match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
         (Some(gy), Some(w), Some(gx)) => winograd::input_grad(g, gy, w, gx),
         _ => false,
     };
-    if ran_special(
-        kernel,
-        ConvKernel::Winograd,
-        (Pass::InputGrad, g, tuning.algorithm),
-        wino,
-    )? {
-        return Ok(());
-    }
-    let direct = || match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
+    let direct = |gx: &mut [T]| match (T::f32_slice(gy), T::f32_slice(w), T::f32_slice_mut(gx)) {
         (Some(gy), Some(w), Some(gx)) => direct::input_grad(g, gy, w, gx),
         _ => false,
     };
     if ran_special(
         kernel,
-        ConvKernel::Direct,
         (Pass::InputGrad, g, tuning.algorithm),
+        gx,
+        wino,
         direct,
     )? {
         return Ok(());
@@ -649,26 +638,19 @@ pub(crate) fn conv2d_weight_grad_tuned<T: Element>(
         return Ok(());
     }
     let kernel = choose(Pass::WeightGrad, g, T::DTYPE, &tuning, &plan)?;
-    let wino = || match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
+    let wino = |gw: &mut [T]| match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
         (Some(x), Some(gy), Some(gw)) => winograd::weight_grad(g, x, gy, gw),
         _ => false,
     };
-    if ran_special(
-        kernel,
-        ConvKernel::Winograd,
-        (Pass::WeightGrad, g, tuning.algorithm),
-        wino,
-    )? {
-        return Ok(());
-    }
-    let direct = || match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
+    let direct = |gw: &mut [T]| match (T::f32_slice(x), T::f32_slice(gy), T::f32_slice_mut(gw)) {
         (Some(x), Some(gy), Some(gw)) => direct::weight_grad(g, x, gy, gw),
         _ => false,
     };
     if ran_special(
         kernel,
-        ConvKernel::Direct,
         (Pass::WeightGrad, g, tuning.algorithm),
+        gw,
+        wino,
         direct,
     )? {
         return Ok(());
